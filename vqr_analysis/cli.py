@@ -1,0 +1,160 @@
+"""The ``vqr`` command. Each command is a thin shell over one library function.
+
+Errors a user can fix (VqrError) print one line, ``error: …``, and exit non-zero with no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from .errors import VqrError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="vqr-analysis: extract, validate, analyse and publish vocational-education annual quality reports.",
+)
+# Piped output (CI logs, tests) gets a wide console so tables are not folded mid-word.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+DbOption = typer.Option(None, "--db", envvar="VQR_DB", help="Database path (default data/vqr.duckdb).")
+
+
+def _db(db: Optional[Path]) -> Path:
+    from .paths import default_db_path
+
+    return Path(db) if db else default_db_path()
+
+
+def _print_frame(frame, title: str | None = None, max_rows: int = 200) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for name in frame.columns:
+        table.add_column(name, overflow="fold")
+    for row in frame.head(max_rows).iter_rows():
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+    if frame.height > max_rows:
+        console.print(f"… {frame.height - max_rows} more rows")
+
+
+@app.command()
+def db(
+    db: Optional[Path] = DbOption,
+    report_unmapped: bool = typer.Option(False, "--report-unmapped", help="List annex-table rows that map to no code."),
+) -> None:
+    """Build the database from the registered reports and print per-report counts."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from .db import build_database
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True) as prog:
+        task = prog.add_task("building database", total=None)
+        summary = build_database(_db(db), progress=lambda msg: prog.update(task, description=msg))
+    print_build_summary(summary, show_unmapped=report_unmapped)
+
+
+def print_build_summary(summary, *, show_unmapped: bool = False) -> None:
+    import polars as pl
+
+    counts = summary.counts
+    if counts.height:
+        pivot = (
+            counts.with_columns(pl.concat_str([pl.col("method").fill_null("-"), pl.col("status").fill_null("-")],
+                                              separator="/").alias("kind"))
+            .pivot(on="kind", index=["report_id", "region"], values="n", aggregate_function="sum")
+            .fill_null(0)
+            .sort("report_id")
+        )
+        pivot = pivot.drop([c for c in pivot.columns if c == "-/-"])
+        _print_frame(pivot, title="observations by method/status")
+    if summary.flags.height:
+        _print_frame(summary.flags, title="quality flags by rule")
+    console.print(f"unmapped table rows: {summary.unmapped.height}"
+                  + ("" if show_unmapped or not summary.unmapped.height else " (list them with --report-unmapped)"))
+    if show_unmapped and summary.unmapped.height:
+        _print_frame(summary.unmapped, title="unmapped table rows")
+    console.print(f"database {summary.db_path}  snapshot {summary.snapshot_id}  {summary.seconds:.2f}s")
+
+
+@app.command()
+def indicators(
+    table: Optional[str] = typer.Option(None, help="Only this annex table key (e.g. teaching_resources)."),
+    lang: str = typer.Option("zh", help="zh or en labels first."),
+) -> None:
+    """List the indicator codebook."""
+    import polars as pl
+
+    from .codebook import load_codebook
+
+    cb = load_codebook()
+    rows = [i for i in cb if table is None or i.table == table]
+    frame = pl.DataFrame(
+        {"code": [i.code for i in rows], "table": [i.table for i in rows],
+         "parent": [i.parent_code or "" for i in rows],
+         "label": [i.label(lang) for i in rows], "other": [i.label("zh" if lang == "en" else "en") for i in rows],
+         "unit": [i.unit for i in rows]}
+    )
+    _print_frame(frame, title=f"{len(rows)} indicators", max_rows=10_000)
+
+
+@app.command()
+def export(
+    format: str = typer.Option("csv", "--format", "-f", help="csv or parquet."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (default data/observations.<format>)."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Write all observations (with their provenance) to CSV or Parquet."""
+    from .db import connect_readonly
+    from .paths import data_dir
+
+    if format not in ("csv", "parquet"):
+        raise VqrError(f"unknown format {format!r}; use csv or parquet")
+    out = output or data_dir() / f"observations.{format}"
+    con = connect_readonly(_db(db))
+    try:
+        frame = con.sql("SELECT * FROM observations ORDER BY obs_id").pl()
+    finally:
+        con.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(out) if format == "csv" else frame.write_parquet(out)
+    console.print(f"wrote {frame.height} observations to {out}")
+
+
+@app.command()
+def query(sql: str = typer.Argument(..., help="A read-only SQL query."), db: Optional[Path] = DbOption) -> None:
+    """Run SQL against the database (read-only) and print the result as a table."""
+    import duckdb
+
+    from .db import connect_readonly
+
+    con = connect_readonly(_db(db))
+    try:
+        frame = con.sql(sql).pl()
+    except duckdb.Error as exc:
+        raise VqrError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    _print_frame(frame)
+
+
+def main() -> None:
+    """Console entry point: user errors become one line and exit code 2."""
+    try:
+        app()
+    except VqrError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("error: interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

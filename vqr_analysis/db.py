@@ -1,0 +1,274 @@
+"""The DuckDB database: schema (from the one definition of each field), atomic build, and read access.
+
+The build reads every source first, so a bad input fails before anything is written; it then writes a
+temporary file beside the target and swaps it in with ``os.replace`` only when complete. The last good
+database is never touched by a failed build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import polars as pl
+
+from . import __version__
+from .codebook import CODEBOOK_COLUMNS, Codebook, load_codebook
+from .errors import VqrError
+from .extract import EXTRACTOR_VERSION, extract_document
+from .model import OBSERVATION_COLUMNS, STATUSES, Observation, observations_frame
+from .paths import data_dir, default_db_path
+from .registry import Report, load_registry
+from .sources import SourceDocument, load_document
+from .validate import QUALITY_FLAG_COLUMNS, run_checks
+
+__all__ = [
+    "build_database", "BuildSummary", "connect_readonly", "snapshot_id", "code_fingerprint", "record_run",
+    "read_inputs",
+]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+CODEBOOK_COMMENTS = {
+    "code": "Indicator code (primary key).",
+    "table": "Annex table key (scorecard … policy_implementation) or 'basic' for prose-only headline figures.",
+    "parent_code": "Parent indicator for '其中' child rows.",
+    "name_zh": "Chinese label as in the national template.",
+    "aliases_zh": "Other labels seen in reports, '|'-separated.",
+    "name_en": "English name.",
+    "unit": "Canonical unit of stored values.",
+    "unit_kind": "Unit family (count, percent, currency_10k_yuan, …) used by validation bounds.",
+    "description_en": "Definition.",
+}
+
+
+def code_fingerprint() -> str:
+    """Hash of the package's source: any code change yields a new snapshot id."""
+    h = hashlib.sha256()
+    for path in sorted(_PACKAGE_DIR.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".typ", ".html", ".css", ".js", ".j2"}:
+            h.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def snapshot_id(input_hashes: dict[str, str]) -> str:
+    """Short id of a build: the inputs' hashes plus the code version."""
+    h = hashlib.sha256()
+    for key in sorted(input_hashes):
+        h.update(f"{key}={input_hashes[key]}\n".encode())
+    h.update(f"code={code_fingerprint()}\nextractor={EXTRACTOR_VERSION}\n".encode())
+    return h.hexdigest()[:12]
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "absent"
+
+
+@dataclass
+class Inputs:
+    reports: list[Report]
+    codebook: Codebook
+    documents: list[SourceDocument]
+    hashes: dict[str, str]
+    base: Path
+
+
+def read_inputs(base: Path | None = None, *, progress: Callable[[str], None] | None = None) -> Inputs:
+    """Load and verify registry, codebook and every report. Raises VqrError before anything is written."""
+    base = base or data_dir()
+    reports = load_registry(base / "reports.toml")
+    codebook = load_codebook(base / "indicators.csv")
+    documents = []
+    for report in reports:
+        if progress:
+            progress(f"reading {report.id} {report.region}")
+        documents.append(load_document(report, base))
+    hashes = {f"report:{d.report.id}": d.sha256 for d in documents}
+    for name in ("reports.toml", "indicators.csv", "corrections.csv", "prose_patterns.csv"):
+        hashes[name] = _file_hash(base / name)
+    return Inputs(reports, codebook, documents, hashes, base)
+
+
+@dataclass
+class BuildSummary:
+    db_path: Path
+    snapshot_id: str
+    seconds: float
+    counts: pl.DataFrame
+    flags: pl.DataFrame
+    unmapped: pl.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _ddl_from_columns(table: str, columns: dict[str, tuple], extra: str = "") -> str:
+    cols = ",\n  ".join(f"{name} {spec[0]}" for name, spec in columns.items())
+    return f"CREATE TABLE {table} (\n  {cols}{extra}\n)"
+
+
+def _comment_columns(con: duckdb.DuckDBPyConnection, table: str, comments: dict[str, str]) -> None:
+    for name, text in comments.items():
+        escaped = text.replace("'", "''")
+        con.execute(f"COMMENT ON COLUMN {table}.\"{name}\" IS '{escaped}'")
+
+
+SCHEMA_VIEWS = """
+CREATE VIEW indicator_values AS
+WITH ranked AS (
+  SELECT o.*,
+    row_number() OVER (
+      PARTITION BY o.report_id, coalesce(o.entity, ''), o.indicator_code, o.year
+      ORDER BY CASE o.method WHEN 'correction' THEN 0 WHEN 'table' THEN 1 ELSE 2 END,
+               CASE o.status WHEN 'reported' THEN 0 WHEN 'suspect' THEN 1 ELSE 2 END,
+               o.obs_id
+    ) AS rank_in_key,
+    count(*) OVER (PARTITION BY o.report_id, coalesce(o.entity, ''), o.indicator_code, o.year) AS n_statements
+  FROM observations o
+)
+SELECT * EXCLUDE (rank_in_key),
+  CASE
+    WHEN n_statements = 1 THEN 'only statement'
+    WHEN method = 'correction' THEN 'reviewed correction overrides the source'
+    WHEN method = 'table' THEN 'annex table preferred over prose'
+    ELSE 'first ' || status || ' statement in source order'
+  END AS pick_reason
+FROM ranked WHERE rank_in_key = 1
+"""
+
+
+def _create_schema(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> None:
+    con.execute(
+        """CREATE TABLE reports (
+          id VARCHAR PRIMARY KEY, file VARCHAR, sha256 VARCHAR, original_name VARCHAR, subject_zh VARCHAR,
+          subject_en VARCHAR, region VARCHAR UNIQUE, region_zh VARCHAR, region_en VARCHAR, level VARCHAR,
+          level_zh VARCHAR, level_en VARCHAR, edition_year INTEGER, published VARCHAR,
+          data_period_start DATE, data_period_end DATE, data_year INTEGER, publisher VARCHAR)"""
+    )
+    con.execute(
+        "CREATE TABLE indicators (" + ", ".join(f'"{c}" VARCHAR' + (" PRIMARY KEY" if c == "code" else "")
+                                             for c in CODEBOOK_COLUMNS) + ")"
+    )
+    _comment_columns(con, "indicators", CODEBOOK_COMMENTS)
+    con.execute(_ddl_from_columns("observations", OBSERVATION_COLUMNS,
+                                  f",\n  PRIMARY KEY (obs_id),\n  CHECK (status IN {STATUSES})"))
+    _comment_columns(con, "observations", {k: v[2] for k, v in OBSERVATION_COLUMNS.items()})
+    con.execute(_ddl_from_columns("quality_flags", QUALITY_FLAG_COLUMNS))
+    _comment_columns(con, "quality_flags", {k: v[1] for k, v in QUALITY_FLAG_COLUMNS.items()})
+    con.execute("CREATE TABLE unmapped_rows (report_id VARCHAR, line INTEGER, source_table VARCHAR, label VARCHAR)")
+    con.execute(
+        """CREATE TABLE runs (
+          run_id VARCHAR, kind VARCHAR, snapshot_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+          seconds DOUBLE, status VARCHAR, params JSON, timings JSON, versions JSON)"""
+    )
+    con.execute(SCHEMA_VIEWS)
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "vqr_analysis": __version__, "extractor": EXTRACTOR_VERSION, "python": platform.python_version(),
+        "duckdb": duckdb.__version__, "polars": pl.__version__,
+    }
+
+
+def record_run(con: duckdb.DuckDBPyConnection, *, kind: str, snapshot: str, started: float, status: str = "ok",
+               params: dict | None = None, timings: dict | None = None) -> None:
+    """Append one row to ``runs`` (a build, a notebook execution, a site render …)."""
+    finished = time.time()
+    run_id = hashlib.sha256(f"{kind}{snapshot}{started}{os.getpid()}".encode()).hexdigest()[:12]
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, to_timestamp(?), to_timestamp(?), ?, ?, ?, ?, ?)",
+        [run_id, kind, snapshot, started, finished, finished - started, status,
+         json.dumps(params or {}, ensure_ascii=False), json.dumps(timings or {}), json.dumps(_versions())],
+    )
+
+
+def _temp_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.building-{os.getpid()}")
+
+
+def build_database(db_path: Path | None = None, *, base: Path | None = None,
+                   progress: Callable[[str], None] | None = None) -> BuildSummary:
+    """Extract every registered report and write the database atomically."""
+    started = time.time()
+    timings: dict[str, float] = {}
+    db_path = Path(db_path or default_db_path())
+    t = time.perf_counter()
+    inputs = read_inputs(base, progress=progress)
+    timings["read"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    observations: list[Observation] = []
+    unmapped: list[dict] = []
+    for doc in inputs.documents:
+        if progress:
+            progress(f"extracting {doc.report.id} {doc.report.region}")
+        obs, unm = extract_document(doc, inputs.codebook)
+        observations.extend(obs)
+        unmapped.extend(unm)
+    for i, obs in enumerate(observations, 1):
+        obs.obs_id = i
+    timings["extract"] = time.perf_counter() - t
+
+    snap = snapshot_id(inputs.hashes)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(db_path)
+    tmp.unlink(missing_ok=True)
+    t = time.perf_counter()
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            _create_schema(con, inputs.codebook)
+            reports_df = pl.DataFrame([r.as_row() for r in inputs.reports])
+            con.execute("INSERT INTO reports BY NAME SELECT * FROM reports_df")
+            codebook_df = pl.DataFrame(
+                [{c: ("|".join(getattr(i, c)) if c == "aliases_zh" else getattr(i, c)) for c in CODEBOOK_COLUMNS}
+                 for i in inputs.codebook]
+            )
+            con.execute("INSERT INTO indicators BY NAME SELECT * FROM codebook_df")
+            obs_df = observations_frame(observations)
+            con.execute(f"INSERT INTO observations SELECT {', '.join(OBSERVATION_COLUMNS)} FROM obs_df")
+            if unmapped:
+                unmapped_df = pl.DataFrame(unmapped).select("report_id", "line", "table", "label")
+                con.execute("INSERT INTO unmapped_rows SELECT * FROM unmapped_df")
+            timings["load"] = time.perf_counter() - t
+            t = time.perf_counter()
+            run_checks(con, inputs.codebook)
+            timings["validate"] = time.perf_counter() - t
+            record_run(con, kind="db", snapshot=snap, started=started,
+                       params={"db": str(db_path), "inputs": inputs.hashes}, timings=timings)
+            counts = con.sql(
+                """SELECT r.id AS report_id, r.region, o.method, o.status, count(o.obs_id) AS n
+                   FROM reports r LEFT JOIN observations o ON o.report_id = r.id
+                   GROUP BY ALL ORDER BY ALL"""
+            ).pl()
+            flags = con.sql("SELECT rule, count(*) AS n FROM quality_flags GROUP BY rule ORDER BY rule").pl()
+            unmapped_df = con.sql("SELECT * FROM unmapped_rows ORDER BY report_id, line").pl()
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, db_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+        raise
+    return BuildSummary(db_path, snap, time.time() - started, counts, flags, unmapped_df, timings)
+
+
+def connect_readonly(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the database read-only; a missing or corrupt file is a VqrError that says how to rebuild."""
+    path = Path(db_path or default_db_path())
+    if not path.is_file():
+        raise VqrError("database not found; build it with `vqr db`", path=path)
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise VqrError(f"cannot open the database ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
+                       "rebuild it with `vqr db`", path=path) from None

@@ -1,0 +1,24 @@
+"""Extractors: pure functions from a verified :class:`SourceDocument` to :class:`Observation` records.
+
+``extract_document`` runs every extractor; the database builder numbers and stores what they return.
+"""
+
+from __future__ import annotations
+
+from ..codebook import Codebook
+from ..model import Observation
+from ..sources import SourceDocument
+from .prose import extract_prose
+from .tables import extract_tables
+
+__all__ = ["extract_document", "extract_tables", "extract_prose", "EXTRACTOR_VERSION"]
+
+# Bump when extraction logic changes what is stored: it is part of the build's snapshot id.
+EXTRACTOR_VERSION = "0.1.0"
+
+
+def extract_document(doc: SourceDocument, codebook: Codebook) -> tuple[list[Observation], list[dict]]:
+    """All observations of one document, plus the table rows that mapped to no code (for the report)."""
+    table_obs, unmapped = extract_tables(doc, codebook, version=EXTRACTOR_VERSION)
+    prose_obs = extract_prose(doc, codebook, version=EXTRACTOR_VERSION)
+    return table_obs + prose_obs, unmapped

@@ -1,0 +1,47 @@
+"""Where the project's inputs and outputs live.
+
+Everything resolves from the project root (the folder holding ``data/reports.toml``) so that the CLI, the
+notebooks and the tests agree. ``VQR_DB`` overrides the database path, ``VQR_DATA_DIR`` the data folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["project_root", "data_dir", "default_db_path", "build_dir", "site_dir"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The checkout root: ``VQR_ROOT``, else the first parent of the cwd or the package holding data/reports.toml."""
+    env = os.environ.get("VQR_ROOT")
+    if env:
+        return Path(env).resolve()
+    for start in (Path.cwd().resolve(), _PACKAGE_DIR):
+        for candidate in (start, *start.parents):
+            if (candidate / "data" / "reports.toml").is_file():
+                return candidate
+    return _PACKAGE_DIR.parent
+
+
+def data_dir() -> Path:
+    env = os.environ.get("VQR_DATA_DIR")
+    return Path(env).resolve() if env else project_root() / "data"
+
+
+def default_db_path() -> Path:
+    env = os.environ.get("VQR_DB")
+    return Path(env).resolve() if env else data_dir() / "vqr.duckdb"
+
+
+def build_dir() -> Path:
+    """Intermediate outputs (executed notebooks, chart images, build state); never committed."""
+    env = os.environ.get("VQR_BUILD_DIR")
+    return Path(env).resolve() if env else project_root() / "build"
+
+
+def site_dir() -> Path:
+    env = os.environ.get("VQR_SITE_DIR")
+    return Path(env).resolve() if env else project_root() / "site"
