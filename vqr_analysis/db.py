@@ -32,7 +32,7 @@ from .validate import QUALITY_FLAG_COLUMNS, run_checks
 
 __all__ = [
     "build_database", "BuildSummary", "connect_readonly", "snapshot_id", "code_fingerprint", "record_run",
-    "read_inputs",
+    "read_inputs", "Inputs", "extract_documents", "extraction_key", "write_database", "temp_db_path", "discard",
 ]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -50,10 +50,12 @@ CODEBOOK_COMMENTS = {
 }
 
 
-def code_fingerprint() -> str:
-    """Hash of the package's source: any code change yields a new snapshot id."""
+def code_fingerprint(parts: tuple[str, ...] | None = None) -> str:
+    """Hash of the package's source (or of some of its modules/folders): code changes change the key."""
     h = hashlib.sha256()
-    for path in sorted(_PACKAGE_DIR.rglob("*")):
+    roots = [_PACKAGE_DIR / p for p in parts] if parts else [_PACKAGE_DIR]
+    files = sorted(f for r in roots for f in ([r] if r.is_file() else r.rglob("*")))
+    for path in files:
         if path.is_file() and path.suffix in {".py", ".typ", ".html", ".css", ".js", ".j2"}:
             h.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
             h.update(path.read_bytes())
@@ -190,74 +192,143 @@ def record_run(con: duckdb.DuckDBPyConnection, *, kind: str, snapshot: str, star
     )
 
 
-def _temp_path(target: Path) -> Path:
+# Modules whose code decides what extraction returns: their hash keys the per-report extraction cache.
+_EXTRACTION_CODE = ("extract", "textnorm.py", "values.py", "codebook.py", "sources.py", "formats.py", "model.py")
+
+
+def extraction_key(doc: SourceDocument, inputs: Inputs) -> str:
+    """Content key of one report's extraction: its bytes, the codebook, the patterns and the extractor code."""
+    h = hashlib.sha256()
+    h.update(f"{doc.sha256}|{inputs.hashes['indicators.csv']}|{inputs.hashes['prose_patterns.csv']}|"
+             f"{EXTRACTOR_VERSION}|{code_fingerprint(_EXTRACTION_CODE)}".encode())
+    return h.hexdigest()[:16]
+
+
+def extract_documents(inputs: Inputs, *, cache_dir: Path | None = None,
+                      progress: Callable[[str], None] | None = None) -> tuple[list[Observation], list[dict], dict]:
+    """Extract every document, reusing cached results whose content key matches (when ``cache_dir`` is set).
+
+    Returns observations numbered in report order, unmapped table rows, and per-report {key, cached}.
+    """
+    observations: list[Observation] = []
+    unmapped: list[dict] = []
+    info: dict[str, dict] = {}
+    for doc in inputs.documents:
+        key = extraction_key(doc, inputs)
+        cached = _read_extraction_cache(cache_dir, doc.report.id, key) if cache_dir else None
+        if cached is None:
+            if progress:
+                progress(f"extracting {doc.report.id} {doc.report.region}")
+            obs, unm = extract_document(doc, inputs.codebook)
+            if cache_dir:
+                _write_extraction_cache(cache_dir, doc.report.id, key, obs, unm)
+        else:
+            obs, unm = cached
+        info[doc.report.id] = {"key": key, "cached": cached is not None}
+        observations.extend(obs)
+        unmapped.extend(unm)
+    for i, obs in enumerate(observations, 1):
+        obs.obs_id = i
+    return observations, unmapped, info
+
+
+def _cache_paths(cache_dir: Path, report_id: str, key: str) -> tuple[Path, Path]:
+    return cache_dir / f"{report_id}-{key}.parquet", cache_dir / f"{report_id}-{key}.unmapped.json"
+
+
+def _read_extraction_cache(cache_dir: Path, report_id: str, key: str):
+    obs_path, unm_path = _cache_paths(cache_dir, report_id, key)
+    if not (obs_path.is_file() and unm_path.is_file()):
+        return None
+    try:
+        frame = pl.read_parquet(obs_path)
+        unmapped = json.loads(unm_path.read_text(encoding="utf-8"))
+    except Exception:  # a damaged cache entry is just a miss
+        return None
+    return [Observation(**row) for row in frame.to_dicts()], unmapped
+
+
+def _write_extraction_cache(cache_dir: Path, report_id: str, key: str, obs: list[Observation], unm: list[dict]) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for stale in cache_dir.glob(f"{report_id}-*"):
+        stale.unlink(missing_ok=True)
+    obs_path, unm_path = _cache_paths(cache_dir, report_id, key)
+    tmp = obs_path.with_suffix(".tmp")
+    observations_frame(obs).write_parquet(tmp)
+    os.replace(tmp, obs_path)
+    unm_path.write_text(json.dumps(unm, ensure_ascii=False), encoding="utf-8")
+
+
+def write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
+                   snapshot: str, started: float, timings: dict[str, float]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Create a complete database at ``path`` (which must not exist). Returns (counts, flags, unmapped)."""
+    t = time.perf_counter()
+    con = duckdb.connect(str(path))
+    try:
+        _create_schema(con, inputs.codebook)
+        reports_df = pl.DataFrame([r.as_row() for r in inputs.reports])
+        con.execute("INSERT INTO reports BY NAME SELECT * FROM reports_df")
+        codebook_df = pl.DataFrame(
+            [{c: ("|".join(getattr(i, c)) if c == "aliases_zh" else getattr(i, c)) for c in CODEBOOK_COLUMNS}
+             for i in inputs.codebook]
+        )
+        con.execute("INSERT INTO indicators BY NAME SELECT * FROM codebook_df")
+        obs_df = observations_frame(observations)
+        con.execute(f"INSERT INTO observations SELECT {', '.join(OBSERVATION_COLUMNS)} FROM obs_df")
+        if unmapped:
+            unmapped_df = pl.DataFrame(unmapped).select("report_id", "line", "table", "label")
+            con.execute("INSERT INTO unmapped_rows SELECT * FROM unmapped_df")
+        timings["load"] = time.perf_counter() - t
+        t = time.perf_counter()
+        run_checks(con, inputs.codebook)
+        timings["validate"] = time.perf_counter() - t
+        record_run(con, kind="db", snapshot=snapshot, started=started,
+                   params={"db": str(path), "inputs": inputs.hashes}, timings=timings)
+        counts = con.sql(
+            """SELECT r.id AS report_id, r.region, o.method, o.status, count(o.obs_id) AS n
+               FROM reports r LEFT JOIN observations o ON o.report_id = r.id
+               GROUP BY ALL ORDER BY ALL"""
+        ).pl()
+        flags = con.sql("SELECT rule, count(*) AS n FROM quality_flags GROUP BY rule ORDER BY rule").pl()
+        unmapped_out = con.sql("SELECT * FROM unmapped_rows ORDER BY report_id, line").pl()
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return counts, flags, unmapped_out
+
+
+def temp_db_path(target: Path) -> Path:
+    """A sibling path for building ``target`` aside (same filesystem, so os.replace is atomic)."""
     return target.with_name(f".{target.name}.building-{os.getpid()}")
 
 
+def discard(path: Path) -> None:
+    for p in (path, Path(str(path) + ".wal")):
+        p.unlink(missing_ok=True)
+
+
 def build_database(db_path: Path | None = None, *, base: Path | None = None,
-                   progress: Callable[[str], None] | None = None) -> BuildSummary:
-    """Extract every registered report and write the database atomically."""
+                   progress: Callable[[str], None] | None = None, cache_dir: Path | None = None) -> BuildSummary:
+    """Extract every registered report and write the database atomically (temp file, then os.replace)."""
     started = time.time()
     timings: dict[str, float] = {}
     db_path = Path(db_path or default_db_path())
     t = time.perf_counter()
     inputs = read_inputs(base, progress=progress)
     timings["read"] = time.perf_counter() - t
-
     t = time.perf_counter()
-    observations: list[Observation] = []
-    unmapped: list[dict] = []
-    for doc in inputs.documents:
-        if progress:
-            progress(f"extracting {doc.report.id} {doc.report.region}")
-        obs, unm = extract_document(doc, inputs.codebook)
-        observations.extend(obs)
-        unmapped.extend(unm)
-    for i, obs in enumerate(observations, 1):
-        obs.obs_id = i
+    observations, unmapped, _ = extract_documents(inputs, cache_dir=cache_dir, progress=progress)
     timings["extract"] = time.perf_counter() - t
-
     snap = snapshot_id(inputs.hashes)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(db_path)
-    tmp.unlink(missing_ok=True)
-    t = time.perf_counter()
+    tmp = temp_db_path(db_path)
+    discard(tmp)
     try:
-        con = duckdb.connect(str(tmp))
-        try:
-            _create_schema(con, inputs.codebook)
-            reports_df = pl.DataFrame([r.as_row() for r in inputs.reports])
-            con.execute("INSERT INTO reports BY NAME SELECT * FROM reports_df")
-            codebook_df = pl.DataFrame(
-                [{c: ("|".join(getattr(i, c)) if c == "aliases_zh" else getattr(i, c)) for c in CODEBOOK_COLUMNS}
-                 for i in inputs.codebook]
-            )
-            con.execute("INSERT INTO indicators BY NAME SELECT * FROM codebook_df")
-            obs_df = observations_frame(observations)
-            con.execute(f"INSERT INTO observations SELECT {', '.join(OBSERVATION_COLUMNS)} FROM obs_df")
-            if unmapped:
-                unmapped_df = pl.DataFrame(unmapped).select("report_id", "line", "table", "label")
-                con.execute("INSERT INTO unmapped_rows SELECT * FROM unmapped_df")
-            timings["load"] = time.perf_counter() - t
-            t = time.perf_counter()
-            run_checks(con, inputs.codebook)
-            timings["validate"] = time.perf_counter() - t
-            record_run(con, kind="db", snapshot=snap, started=started,
-                       params={"db": str(db_path), "inputs": inputs.hashes}, timings=timings)
-            counts = con.sql(
-                """SELECT r.id AS report_id, r.region, o.method, o.status, count(o.obs_id) AS n
-                   FROM reports r LEFT JOIN observations o ON o.report_id = r.id
-                   GROUP BY ALL ORDER BY ALL"""
-            ).pl()
-            flags = con.sql("SELECT rule, count(*) AS n FROM quality_flags GROUP BY rule ORDER BY rule").pl()
-            unmapped_df = con.sql("SELECT * FROM unmapped_rows ORDER BY report_id, line").pl()
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
+        counts, flags, unmapped_df = write_database(tmp, inputs, observations, unmapped, snapshot=snap,
+                                                    started=started, timings=timings)
         os.replace(tmp, db_path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+        discard(tmp)
         raise
     return BuildSummary(db_path, snap, time.time() - started, counts, flags, unmapped_df, timings)
 
