@@ -144,6 +144,55 @@ def query(sql: str = typer.Argument(..., help="A read-only SQL query."), db: Opt
     _print_frame(frame)
 
 
+@app.command()
+def build(
+    only: Optional[str] = typer.Option(None, "--only", help="Run just this phase (registry, extract, validate, database, notebooks, site, briefs)."),
+    start: Optional[str] = typer.Option(None, "--from", help="Run this phase and the ones after it."),
+    force: bool = typer.Option(False, "--force", help="Ignore every cache and rebuild everything."),
+    wait: float = typer.Option(0.0, "--wait", help="Seconds to wait for another running build (default: refuse at once)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel notebook executions (default: cores)."),
+    lang: str = typer.Option("zh", "--lang", help="Notebook language: zh or en."),
+    renderer: str = typer.Option("auto", "--renderer", help="Site renderer: auto, quarto or embedded."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Rebuild everything that changed: registry → extract → validate → database → notebooks → site → briefs."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .build import PHASES, BuildOptions, run_build
+
+    opts = BuildOptions(db_path=db, only=only, start=start, force=force, wait=wait, jobs=jobs, lang=lang,
+                        renderer=renderer)
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[phase]:<10}[/] {task.description}"),
+                  TimeElapsedColumn(), console=err_console, transient=False) as prog:
+        tasks: dict[str, int] = {}
+
+        def on_progress(phase: str, message: str) -> None:
+            if phase not in tasks:
+                tasks[phase] = prog.add_task(message, phase=phase, total=1)
+            if message == "done":
+                prog.update(tasks[phase], completed=1, description="done")
+            else:
+                prog.update(tasks[phase], description=message)
+
+        result = run_build(opts, progress=on_progress)
+    print_build_result(result)
+
+
+def print_build_result(result) -> None:
+    import polars as pl
+
+    rows = [
+        {"phase": p.name, "seconds": round(p.seconds, 2), "ran": len(p.ran), "reused": len(p.reused),
+         "what ran": ", ".join(p.ran)[:80], "note": p.note}
+        for p in result.phases.values()
+    ]
+    _print_frame(pl.DataFrame(rows), title="build phases")
+    if result.db_summary is not None:
+        print_build_summary(result.db_summary)
+    state = "published" if result.published else "nothing changed: outputs are up to date"
+    console.print(f"snapshot {result.snapshot}  {result.seconds:.2f}s  {state}")
+
+
 def main() -> None:
     """Console entry point: user errors become one line and exit code 2."""
     try:
