@@ -14,7 +14,7 @@ from .tables import extract_tables
 __all__ = ["extract_document", "extract_tables", "extract_prose", "EXTRACTOR_VERSION"]
 
 # Bump when extraction logic changes what is stored: it is part of the build's snapshot id.
-EXTRACTOR_VERSION = "0.1.0"
+EXTRACTOR_VERSION = "0.2.0"
 
 
 def extract_document(doc: SourceDocument, codebook: Codebook) -> tuple[list[Observation], list[dict]]:
