@@ -73,11 +73,18 @@ def _fixture_doc(documents, name: str):
 # --- the real reports ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("report_id", ["000", "001", "002", "003", "004"])
-def test_table_observations_match_the_golden_rows_both_ways(db_con, report_id):
+def test_table_observations_match_the_golden_rows_both_ways(documents, codebook, report_id):
+    """Status as extracted: validation may later mark a row suspect (see test_validate), not the reader."""
+    observations, _ = extract_tables(documents[report_id], codebook, version=VERSION)
+    _assert_same_rows(_rows(observations), _golden(report_id), f"report {report_id}")
+
+
+@pytest.mark.parametrize("report_id", ["000", "003", "004"])
+def test_every_golden_table_row_reaches_the_database(db_con, report_id):
     got = db_con.execute(
-        "SELECT source_table, indicator_code, year, entity, raw, value, status FROM observations "
+        "SELECT source_table, indicator_code, year, entity, raw FROM observations "
         "WHERE report_id = ? AND method = 'table'", [report_id]).fetchall()
-    _assert_same_rows([tuple(r) for r in got], _golden(report_id), f"report {report_id}")
+    assert {tuple(r) for r in got} == {g[:5] for g in _golden(report_id)}
 
 
 def test_golden_files_cover_every_annex_table_and_both_year_columns():

@@ -6,14 +6,31 @@ The public API returns polars DataFrames::
     vqr.reports()
     vqr.values(region="tacheng", codes=["student_teacher_ratio"])
     vqr.compare(["dual_qualified_teacher_share", "student_teacher_ratio"])
+    vqr.charts.indicator_across_regions(vqr.compare("student_teacher_ratio"))
+
+``vqr.charts`` (Altair chart builders) and ``vqr.notebooks`` (the papermill runner) load on first use, so
+``import vqr_analysis`` stays light for the command line.
 """
 
 __version__ = "0.1.0"
 
-from .analysis import compare, connect, indicators, profile, quality_flags, reports, snapshot, values  # noqa: E402
+import importlib  # noqa: E402
+
+from .analysis import (  # noqa: E402
+    compare, compare_table, connect, coverage, indicators, profile, quality_flags, region_info, reports,
+    shared_codes, snapshot, values,
+)
 from .errors import VqrError  # noqa: E402
 
+_LAZY_MODULES = ("charts", "notebooks")
+
 __all__ = [
-    "connect", "reports", "indicators", "values", "compare", "profile", "quality_flags", "snapshot", "VqrError",
-    "__version__",
+    "connect", "reports", "indicators", "values", "compare", "profile", "quality_flags", "snapshot", "region_info",
+    "coverage", "compare_table", "shared_codes", "charts", "notebooks", "VqrError", "__version__",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -376,26 +376,34 @@ class _Build:
 
         src = self.opts.notebooks_src
         code = code_fingerprint(_NOTEBOOK_CODE)
-        out = self.staging / "notebooks"
-        units = nb.notebook_units(self.opts.notebooks_src, self._regions())
-        todo, keys = [], {}
+        live = self.opts.build / "notebooks"
+        units = nb.notebook_units(src, self._regions())
+        todo, keys, hits = [], {}, {}
         for unit in units:
+            # A region notebook shows its own rows and compares them with the other regions' values for the
+            # same indicators; the comparison notebook shows everything.
             data_key = digests["__all__"]["all"] if unit.region is None else \
                 _hash(digests[unit.region]["own"], digests[unit.region]["peers"])
-            key = _hash(_tree_hash(src / unit.source), unit.parameters(self.opts.lang), code, data_key)
-            keys[unit.name] = key
-            hit = None if self.opts.force else self.cache.get("notebooks", unit.slug, key, ".ipynb")
-            target = out / unit.output
-            target.parent.mkdir(parents=True, exist_ok=True)
+            keys[unit.name] = _hash(_tree_hash(src / unit.source), unit.parameters(self.opts.lang), code, data_key)
+            hit = None if self.opts.force else self.cache.get("notebooks", unit.slug, keys[unit.name], ".ipynb")
             if hit:
-                shutil.copyfile(hit, target)
+                hits[unit.name] = hit
                 result.reused.append(unit.name)
             else:
                 todo.append(unit)
+        up_to_date = not todo and all(
+            (live / u.output).is_file() and _tree_hash(live / u.output) == _tree_hash(hits[u.name]) for u in units)
+        if up_to_date:
+            return
+        out = self.staging / "notebooks"
+        for unit in units:
+            if unit.name in hits:
+                (out / unit.output).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(hits[unit.name], out / unit.output)
         if todo:
             self.say("notebooks", f"executing {len(todo)} notebook(s)")
             nb.execute_units(todo, db_path=self._writable_db(), out_dir=out, lang=self.opts.lang,
-                             jobs=self.opts.jobs, snapshot=self.snapshot)
+                             jobs=self.opts.jobs, snapshot=self.snapshot, source_dir=src)
             for unit in todo:
                 self.cache.put("notebooks", unit.slug, keys[unit.name], ".ipynb", out / unit.output)
                 result.ran.append(unit.name)
@@ -416,7 +424,6 @@ class _Build:
         out = self._stage_site(copy_live=False)
         renderer = site_mod.build_site(db_path=self.stage_db or self.opts.db_path, notebooks_dir=notebooks_dir,
                                        out_dir=out, renderer=self.opts.renderer)
-        self._write_build_info(out)
         result.ran.append("site")
         result.note = f"rendered with {renderer}"
         # Briefs live inside the site; carry the current ones over until the briefs phase refreshes them.
@@ -473,20 +480,6 @@ class _Build:
             return [r[0] for r in con.execute("SELECT region FROM reports ORDER BY id").fetchall()]
         finally:
             con.close()
-
-    def _write_build_info(self, site_out: Path) -> None:
-        assets = site_out / "assets"
-        assets.mkdir(parents=True, exist_ok=True)
-        built = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-        info = {"snapshot": self.snapshot, "built": built}
-        (assets / "build-info.js").write_text(
-            "window.VQR_BUILD = " + json.dumps(info) + ";\n"
-            "document.addEventListener('DOMContentLoaded', function () {\n"
-            "  document.querySelectorAll('[data-vqr-snapshot]').forEach(function (e) { e.textContent = VQR_BUILD.snapshot; });\n"
-            "  document.querySelectorAll('[data-vqr-built]').forEach(function (e) { e.textContent = VQR_BUILD.built; });\n"
-            "});\n",
-            encoding="utf-8",
-        )
 
     def _publish(self, started: float) -> bool:
         """Swap staged outputs in: database first (os.replace), then site (rename dance), then notebooks."""

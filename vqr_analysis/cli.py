@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import VqrError
 
@@ -53,10 +54,15 @@ def db(
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from .db import build_database
+    from .registry import check_output_path
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True) as prog:
-        task = prog.add_task("building database", total=None)
-        summary = build_database(_db(db), progress=lambda msg: prog.update(task, description=msg))
+    target = check_output_path(_db(db), suffixes=(".duckdb", ".db"), what="database")
+    if err_console.is_terminal:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True) as prog:
+            task = prog.add_task("building database", total=None)
+            summary = build_database(target, progress=lambda msg: prog.update(task, description=msg))
+    else:  # logs and CI: a spinner would print nothing, so print one line per step
+        summary = build_database(target, progress=lambda msg: err_console.print(f"… {msg}", highlight=False))
     print_build_summary(summary, show_unmapped=report_unmapped)
 
 
@@ -74,8 +80,13 @@ def print_build_summary(summary, *, show_unmapped: bool = False) -> None:
         )
         pivot = pivot.drop([c for c in pivot.columns if c == "-/-"])
         _print_frame(pivot, title="observations by method/status")
-    if summary.flags.height:
-        _print_frame(summary.flags, title="quality flags by rule")
+    flags = summary.flags
+    if flags.height and "report_id" in flags.columns:  # per report: one column per rule
+        flags = (flags.pivot(on="rule", index=["report_id", "region"], values="n", aggregate_function="sum",
+                             sort_columns=True)
+                 .fill_null(0).sort("report_id"))
+    if flags.height:
+        _print_frame(flags, title="quality flags by rule")
     console.print(f"unmapped table rows: {summary.unmapped.height}"
                   + ("" if show_unmapped or not summary.unmapped.height else " (list them with --report-unmapped)"))
     if show_unmapped and summary.unmapped.height:
@@ -94,6 +105,9 @@ def indicators(
     from .codebook import load_codebook
 
     cb = load_codebook()
+    tables = sorted({i.table for i in cb})
+    if table is not None and table not in tables:
+        raise VqrError(f"unknown table {table!r}; known tables: {', '.join(tables)}")
     rows = [i for i in cb if table is None or i.table == table]
     frame = pl.DataFrame(
         {"code": [i.code for i in rows], "table": [i.table for i in rows],
@@ -111,15 +125,22 @@ def export(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Write all observations (with their provenance) to CSV or Parquet."""
+    import duckdb
+
     from .db import connect_readonly
     from .paths import data_dir
+    from .registry import check_output_path
 
     if format not in ("csv", "parquet"):
         raise VqrError(f"unknown format {format!r}; use csv or parquet")
-    out = output or data_dir() / f"observations.{format}"
+    out = check_output_path(output or data_dir() / f"observations.{format}", suffixes=(f".{format}",),
+                            what="export")
     con = connect_readonly(_db(db))
     try:
         frame = con.sql("SELECT * FROM observations ORDER BY obs_id").pl()
+    except duckdb.Error as exc:  # a damaged block surfaces only when read
+        raise VqrError(f"cannot read observations: {str(exc).splitlines()[0]}; rebuild it with `vqr db`",
+                       path=_db(db)) from None
     finally:
         con.close()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -138,10 +159,74 @@ def query(sql: str = typer.Argument(..., help="A read-only SQL query."), db: Opt
     try:
         frame = con.sql(sql).pl()
     except duckdb.Error as exc:
-        raise VqrError(f"query failed: {str(exc).splitlines()[0]}") from None
+        raise VqrError(f"query failed: {str(exc).splitlines()[0]}", path=_db(db)) from None
     finally:
         con.close()
     _print_frame(frame)
+
+
+@app.command()
+def briefs(
+    region: Optional[list[str]] = typer.Option(None, "--region", help="Region slug (repeatable; default: all)."),
+    db: Optional[Path] = DbOption,
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default site/briefs)."),
+) -> None:
+    """Typeset a PDF policy brief per region (Typst, Chinese fonts) into <out>/<region>.pdf."""
+    import time
+
+    from .briefs import build_briefs
+    from .registry import check_output_dir
+
+    started = time.perf_counter()
+    paths = build_briefs(_db(db), out and check_output_dir(out, what="briefs"), region or None)
+    for path in paths:
+        console.print(f"wrote {path}", highlight=False)
+    console.print(f"{len(paths)} briefs in {time.perf_counter() - started:.2f}s")
+
+
+@app.command()
+def notebooks(
+    region: Optional[list[str]] = typer.Option(None, "--region", help="Region slug (repeatable; default: all)."),
+    db: Optional[Path] = DbOption,
+    lang: str = typer.Option("zh", "--lang", help="Label language of the notebooks: zh or en."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Notebooks executed in parallel (default: cores)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default build/notebooks)."),
+    comparison: Optional[bool] = typer.Option(None, "--comparison/--no-comparison",
+                                              help="Also run the comparison (default: only without --region)."),
+) -> None:
+    """Execute the region-profile notebook per region and the comparison notebook with papermill."""
+    import polars as pl
+
+    from .notebooks import run_notebooks
+    from .registry import check_output_dir
+
+    def report(run) -> None:
+        err_console.print(f"{'ok    ' if run.ok else 'FAILED'} {run.output.name:<24} {run.seconds:6.1f}s",
+                          highlight=False)
+
+    runs = run_notebooks(_db(db), out and check_output_dir(out, what="notebooks"), regions=region or None,
+                         lang=lang, jobs=jobs, comparison=comparison, progress=report)
+    _print_frame(pl.DataFrame([{"notebook": r.notebook, "output": str(r.output), "seconds": round(r.seconds, 1),
+                                "status": "ok" if r.ok else "error"} for r in runs]), title="executed notebooks")
+
+
+@app.command()
+def site(
+    renderer: str = typer.Option("auto", "--renderer", help="auto (Quarto if on PATH), quarto or embedded."),
+    db: Optional[Path] = DbOption,
+    notebooks_dir: Optional[Path] = typer.Option(None, "--notebooks", help="Executed notebooks (default build/notebooks)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default site/)."),
+) -> None:
+    """Render the static dashboard site from the database and the executed notebooks (swapped in atomically)."""
+    from .registry import check_output_dir
+    from .site import build_site
+
+    out = out and check_output_dir(out, what="site")  # the site folder is replaced whole
+    with err_console.status("building site") as status:
+        result = build_site(_db(db), notebooks_dir, out, renderer=renderer,
+                            progress=lambda msg: status.update(msg))
+    console.print(f"site: {len(result.pages)} pages rendered with the {result.renderer} renderer "
+                  f"({result.reason}) → {result.out_dir}  {result.seconds:.1f}s", highlight=False)
 
 
 @app.command()
@@ -159,7 +244,9 @@ def build(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from .build import PHASES, BuildOptions, run_build
+    from .registry import check_output_path
 
+    db = check_output_path(db, suffixes=(".duckdb", ".db"), what="database") if db else None
     opts = BuildOptions(db_path=db, only=only, start=start, force=force, wait=wait, jobs=jobs, lang=lang,
                         renderer=renderer)
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[phase]:<10}[/] {task.description}"),
@@ -198,7 +285,8 @@ def main() -> None:
     try:
         app()
     except VqrError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # Escaped: messages quote registry fields and report text ('[[report]] #3', '[/]'), not Rich markup.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("error: interrupted")

@@ -28,6 +28,7 @@ from .model import OBSERVATION_COLUMNS, STATUSES, Observation, observations_fram
 from .paths import data_dir, default_db_path
 from .registry import Report, load_registry
 from .sources import SourceDocument, load_document
+from .corrections import apply_corrections, load_corrections
 from .validate import QUALITY_FLAG_COLUMNS, run_checks
 
 __all__ = [
@@ -91,9 +92,8 @@ def read_inputs(base: Path | None = None, *, progress: Callable[[str], None] | N
     codebook = load_codebook(base / "indicators.csv")
     documents = []
     for report in reports:
-        if progress:
-            progress(f"reading {report.id} {report.region}")
-        documents.append(load_document(report, base))
+        # load_document reports its own progress (file size; pages of a long PDF).
+        documents.append(load_document(report, base, progress=progress))
     hashes = {f"report:{d.report.id}": d.sha256 for d in documents}
     for name in ("reports.toml", "indicators.csv", "corrections.csv", "prose_patterns.csv"):
         hashes[name] = _file_hash(base / name)
@@ -122,25 +122,35 @@ def _comment_columns(con: duckdb.DuckDBPyConnection, table: str, comments: dict[
         con.execute(f"COMMENT ON COLUMN {table}.\"{name}\" IS '{escaped}'")
 
 
+# One preferred value per (report, entity, code, year); every statement stays in `observations`.
+# Order: a reviewed correction; then reported before suspect before missing; then an annex table before
+# prose; then an exact statement before an approximate or bounded one; then source order.
 SCHEMA_VIEWS = """
 CREATE VIEW indicator_values AS
 WITH ranked AS (
   SELECT o.*,
-    row_number() OVER (
-      PARTITION BY o.report_id, coalesce(o.entity, ''), o.indicator_code, o.year
-      ORDER BY CASE o.method WHEN 'correction' THEN 0 WHEN 'table' THEN 1 ELSE 2 END,
-               CASE o.status WHEN 'reported' THEN 0 WHEN 'suspect' THEN 1 ELSE 2 END,
-               o.obs_id
-    ) AS rank_in_key,
-    count(*) OVER (PARTITION BY o.report_id, coalesce(o.entity, ''), o.indicator_code, o.year) AS n_statements
+    row_number() OVER k_ordered AS rank_in_key,
+    count(*) OVER k AS n_statements,
+    count(*) FILTER (WHERE o.status = 'reported' AND o.method <> 'correction') OVER k AS n_reported,
+    count(DISTINCT o.value) FILTER (WHERE o.method <> 'correction') OVER k AS n_values
   FROM observations o
+  WINDOW k AS (PARTITION BY o.report_id, coalesce(o.entity, ''), o.indicator_code, o.year),
+         k_ordered AS (k ORDER BY CASE WHEN o.method = 'correction' THEN 0 ELSE 1 END,
+                                  CASE o.status WHEN 'reported' THEN 0 WHEN 'suspect' THEN 1 ELSE 2 END,
+                                  CASE o.method WHEN 'table' THEN 0 ELSE 1 END,
+                                  CASE o.qualifier WHEN 'exact' THEN 0 ELSE 1 END,
+                                  o.obs_id)
 )
-SELECT * EXCLUDE (rank_in_key),
+SELECT * EXCLUDE (rank_in_key, n_reported, n_values),
   CASE
     WHEN n_statements = 1 THEN 'only statement'
-    WHEN method = 'correction' THEN 'reviewed correction overrides the source'
+    WHEN method = 'correction' THEN 'reviewed correction (data/corrections.csv) overrides the source'
+    WHEN status = 'missing' THEN 'no statement gives a value'
+    WHEN status = 'suspect' THEN 'every statement is suspect (see quality_flags); ' || method || ' preferred'
+    WHEN n_values = 1 AND n_reported = n_statements THEN n_statements || ' statements agree'
+    WHEN n_reported = 1 THEN 'the only statement not flagged suspect or missing'
     WHEN method = 'table' THEN 'annex table preferred over prose'
-    ELSE 'first ' || status || ' statement in source order'
+    ELSE 'first reported statement in source order'
   END AS pick_reason
 FROM ranked WHERE rank_in_key = 1
 """
@@ -227,6 +237,10 @@ def extract_documents(inputs: Inputs, *, cache_dir: Path | None = None,
         info[doc.report.id] = {"key": key, "cached": cached is not None}
         observations.extend(obs)
         unmapped.extend(unm)
+    # Reviewed corrections join the statements they correct (never cached: the file is its own input).
+    corrections_path = inputs.base / "corrections.csv"
+    observations.extend(apply_corrections(observations, load_corrections(corrections_path, inputs.codebook),
+                                          inputs.codebook, path=corrections_path))
     for i, obs in enumerate(observations, 1):
         obs.obs_id = i
     return observations, unmapped, info
@@ -289,7 +303,11 @@ def write_database(path: Path, inputs: Inputs, observations: list[Observation], 
                FROM reports r LEFT JOIN observations o ON o.report_id = r.id
                GROUP BY ALL ORDER BY ALL"""
         ).pl()
-        flags = con.sql("SELECT rule, count(*) AS n FROM quality_flags GROUP BY rule ORDER BY rule").pl()
+        flags = con.sql(
+            """SELECT o.report_id, r.region, f.rule, count(*) AS n
+               FROM quality_flags f JOIN observations o USING (obs_id) JOIN reports r ON r.id = o.report_id
+               GROUP BY ALL ORDER BY ALL"""
+        ).pl()
         unmapped_out = con.sql("SELECT * FROM unmapped_rows ORDER BY report_id, line").pl()
         con.execute("CHECKPOINT")
     finally:

@@ -1,48 +1,103 @@
 """Reading a registered report: bytes → verified → decoded → lines.
 
 The text is kept exactly as published (no normalisation here) because every stored value must be found
-verbatim in its cited line. Decoding accepts UTF-8, UTF-8 with BOM and GB18030/GBK; other formats (PDF,
-DOCX) are turned into text lines by :mod:`vqr_analysis.formats` when that module knows the suffix.
+verbatim in its cited line. Decoding accepts UTF-8, UTF-8 with BOM, UTF-16 with BOM and GB18030/GBK; PDF and
+DOCX are turned into text lines (with a page/paragraph locator per line) by :mod:`vqr_analysis.formats`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 from .errors import VqrError
 from .registry import Report
 from .textnorm import LogicalText, logical_text
 
-__all__ = ["SourceDocument", "load_document", "sha256_bytes", "decode_text"]
+__all__ = [
+    "SourceDocument", "load_document", "sha256_bytes", "decode_text", "split_lines", "MAX_REPORT_BYTES",
+]
+
+# Real reports are 60-180 KB of text (a few MB as PDF). Far larger files are refused before they are read,
+# so a wrong file cannot exhaust memory; 50 MB of text still builds (see benchmarks/bench_large_input.py).
+MAX_REPORT_BYTES = 256 * 1024 * 1024
+
+# Characters that never occur in a report's text: C0/C1 controls (tab, line breaks and form feed are fine),
+# private-use code points and U+FFFD. More than a trace of them means the bytes are not text in that encoding.
+_UNREADABLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
+_MAX_UNREADABLE_SHARE = 0.01
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as an editor numbers them: split on CRLF, CR or LF only.
+
+    (``str.splitlines`` also splits on form feeds and U+2028, which would shift every later line number
+    away from what ``sed -n Np`` or an editor shows for the same file.)
+    """
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()  # the final line break ends the last line; it does not start a new one
+    return lines
+
+
 def decode_text(data: bytes, path: Path | str) -> str:
-    """Decode report bytes: UTF-8 (BOM dropped), else GB18030; refuse empty and binary input."""
+    """Decode report bytes: UTF-8 (BOM dropped), UTF-16 with BOM, else GB18030 (a superset of GBK/GB2312).
+
+    Empty, binary, truncated and damaged input is a VqrError that says which of these it is.
+    """
     if not data.strip():
         raise VqrError("file is empty", path=path)
-    if b"\x00" in data[:65536]:
-        raise VqrError("file is binary (contains NUL bytes), not report text", path=path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return _readable(data.decode("utf-16"), path, "UTF-16")
+        except UnicodeDecodeError:
+            raise VqrError("file starts with a UTF-16 byte-order mark but is not UTF-16 text", path=path) from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise VqrError(f"file is binary (NUL byte at offset {nul}), not report text", path=path)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+        return _readable(data.decode("utf-8"), path, "UTF-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            raise VqrError(f"file ends in the middle of a UTF-8 character at byte {exc.start} "
+                           "(truncated?)", path=path) from None
+        utf8_error = exc
+    # Text that is mostly valid UTF-8 with a few bad bytes is damaged UTF-8, not GBK: reading it as GB18030
+    # would turn every Chinese character into a different one without any error.
+    lenient = data.decode("utf-8", errors="replace")
+    damaged = lenient.count("\ufffd")
+    multibyte = len(lenient) - len(lenient.encode("ascii", errors="ignore")) - damaged
+    if multibyte > 10 * damaged:
+        line = data[: utf8_error.start].count(b"\n") + 1
+        raise VqrError(f"file is UTF-8 with {damaged} invalid byte sequence(s), the first at byte "
+                       f"{utf8_error.start} (line {line}); repair or re-export it", path=path)
     try:
         text = data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise VqrError("file is neither UTF-8 nor GB18030 text", path=path) from None
-    # GB18030 decodes nearly any byte soup; insist the result is mostly CJK/ASCII text.
-    printable = sum(1 for ch in text if ch.isprintable() or ch in "\n\r\t")
-    if printable < 0.95 * len(text):
-        raise VqrError("file does not decode to readable text", path=path)
+    except UnicodeDecodeError as exc:
+        raise VqrError(f"file is neither UTF-8 nor GB18030/GBK text (undecodable byte at {exc.start})",
+                       path=path) from None
+    return _readable(text, path, "GB18030")
+
+
+def _readable(text: str, path: Path | str, encoding: str) -> str:
+    """Refuse a decoding that is empty (only a byte-order mark) or mostly control or private-use characters."""
+    if not text.strip():
+        raise VqrError(f"file is empty (no text after decoding it as {encoding})", path=path)
+    unreadable = len(_UNREADABLE.findall(text))
+    if unreadable > _MAX_UNREADABLE_SHARE * len(text):
+        raise VqrError(f"file is binary or in an unknown encoding ({unreadable} of {len(text)} characters "
+                       f"are control or private-use characters when read as {encoding})", path=path)
     return text
 
 
@@ -55,8 +110,13 @@ class SourceDocument:
     sha256: str
     text: str
     lines: list[str] = field(repr=False)
-    # For PDF/DOCX: per line, where it sits in the original ("p.3", "¶12"); None for plain text.
+    # For PDF/DOCX: per line, where it sits in the original ('p.3 l.12', '¶57', 'table 2 row 5'); None for text.
     locators: list[str | None] | None = field(default=None, repr=False)
+
+    @cached_property
+    def text_sha256(self) -> str:
+        """Hash of the extracted text (equals ``sha256`` for a UTF-8 text file without BOM)."""
+        return sha256_bytes(self.text.encode("utf-8"))
 
     def line(self, number: int) -> str:
         return self.lines[number - 1]
@@ -80,15 +140,35 @@ class SourceDocument:
         return {s for s, n in counts.items() if n >= 5 and not any(ch.isdigit() for ch in s)}
 
 
-def load_document(report: Report, base: Path | None = None, *, verify: bool = True) -> SourceDocument:
-    """Read a registered report. A missing file, wrong hash or undecodable content is a VqrError."""
+def load_document(report: Report, base: Path | None = None, *, verify: bool = True,
+                  progress: Callable[[str], None] | None = None) -> SourceDocument:
+    """Read a registered report: size, emptiness, SHA-256, then format and encoding; each problem is one VqrError.
+
+    ``sha256`` is always the hash of the file's bytes as registered. For PDF/DOCX the text is extracted from
+    those bytes deterministically, so re-running this function re-creates exactly the lines cited by
+    ``observations.line`` (``text_sha256`` identifies that extracted text).
+    """
     path = report.path(base)
     try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise IsADirectoryError
+        if not path.is_file():  # a FIFO or device would block the read forever or never end
+            raise VqrError(f"report {report.id} path is not a regular file", path=path)
+        if size > MAX_REPORT_BYTES:
+            raise VqrError(f"file is {size / 2**20:.0f} MB; reports over {MAX_REPORT_BYTES // 2**20} MB are "
+                           "refused (is this the right file?)", path=path)
+        if progress:
+            progress(f"reading {report.id} {report.region} ({path.name}, {size / 2**20:.1f} MB)")
         data = path.read_bytes()
     except FileNotFoundError:
         raise VqrError(f"report {report.id} ({report.region}) file not found", path=path) from None
     except IsADirectoryError:
         raise VqrError(f"report {report.id} path is a folder, not a file", path=path) from None
+    except PermissionError:
+        raise VqrError(f"report {report.id} file is not readable (permission denied)", path=path) from None
+    if not data.strip():
+        raise VqrError(f"file is empty ({len(data)} bytes)", path=path)
     digest = sha256_bytes(data)
     if verify and digest != report.sha256:
         raise VqrError(
@@ -98,6 +178,8 @@ def load_document(report: Report, base: Path | None = None, *, verify: bool = Tr
         )
     from . import formats  # local: PDF/DOCX readers import heavy libraries
 
-    text, locators = formats.read_text(path, data)
-    lines = text.splitlines()
+    text, locators = formats.read_text(path, data, progress=progress)
+    lines = split_lines(text)
+    if locators is not None and len(locators) != len(lines):
+        raise AssertionError(f"{path}: {len(locators)} locators for {len(lines)} lines")  # a reader bug
     return SourceDocument(report, path, digest, text, lines, locators)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "FOOTNOTE_MARKS",
+    "FOLD_WIDTH_TABLE",
     "fold_width",
     "strip_footnotes",
     "normalize_label",
@@ -38,18 +39,13 @@ def strip_footnotes(text: str) -> str:
     return _FOOTNOTE_RE.sub("", text)
 
 
+# Full-width ASCII to half-width and the ideographic space to a space: one character for one character.
+FOLD_WIDTH_TABLE = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: ord(" ")}
+
+
 def fold_width(text: str) -> str:
     """Full-width ASCII (０-９, Ａ, ：, （) to half-width; leaves CJK untouched. Length-preserving."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xFF01 <= code <= 0xFF5E:
-            out.append(chr(code - 0xFEE0))
-        elif ch == "\u3000":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return text.translate(FOLD_WIDTH_TABLE)
 
 
 def normalize_label(label: str) -> str:
@@ -90,22 +86,53 @@ class LogicalText:
         return sorted({ln for ln in self.line_of[start:end] if ln})
 
 
+# Ends that close a sentence wherever they fall, and weaker ones that close it only at the end of a short
+# line (a wrapped line that happens to end in '》' or '：' is usually mid-sentence). A closing bracket ends
+# nothing: table rows print 'label（元/生）' on one line and the value on the next.
+_STRONG_ENDS = ("。", "！", "？", "!", "?")
+_WEAK_ENDS = ("；", ";", "：", ":", "」", "”", "》")
+# A line at least this share of the document's typical line length is taken as wrapped ("full").
+_FULL_LINE_SHARE = 0.8
+
+
 def _is_sentence_end(text: str) -> bool:
-    return text.rstrip().endswith(("。", "！", "？", "；", "：", ":", "」", "”", "》")) or not text.strip()
+    return text.rstrip().endswith(_STRONG_ENDS + _WEAK_ENDS) or not text.strip()
+
+
+def _typical_length(lines: list[str]) -> int:
+    lengths = sorted(len(s.strip()) for s in lines if s.strip() and "\t" not in s)
+    return lengths[len(lengths) // 2] if lengths else 0
+
+
+def _detected_headers(lines: list[str]) -> set[str]:
+    """Running headers that carry digits ('…质量报告（2024 年度）'): a short line repeated at least three times,
+    every time followed by a page-number line. (Headers without digits come in through ``page_headers``.)"""
+    following: dict[str, list[bool]] = {}
+    nonblank = [s.strip() for s in lines if s.strip()]
+    for here, after in zip(nonblank, nonblank[1:] + [""]):
+        if 4 <= len(here) <= 60 and not _PAGE_NUMBER_RE.match(here):
+            following.setdefault(here, []).append(bool(_PAGE_NUMBER_RE.match(after)))
+    return {s for s, flags in following.items() if len(flags) >= 3 and all(flags)}
 
 
 def logical_text(lines: list[str], *, page_headers: set[str] | None = None) -> LogicalText:
     """Join hard-wrapped lines into paragraphs.
 
-    A non-empty line continues the previous one unless the previous one ended a sentence or this one looks
-    like a heading. Page-number lines and lines equal to a known running header are dropped (and recorded).
+    A non-empty line continues the previous one unless the previous one ended a sentence. A line counts as
+    wrapped ("full") when it is about as long as the document's typical line; only a full stop ends a full
+    line's sentence, while a short line also ends at '；：》）' or when it or the next looks like a heading.
+    Table rows (lines with tabs) and captions ('图 3：…', '表 1…', '【案例 2】') stand alone, so prose patterns
+    never run from one table cell into the next. Page-number lines and running headers (given, or detected
+    as a repeated line before a page number) are dropped and recorded.
     Paragraph breaks become a single newline, so regexes never match across paragraphs.
     """
-    headers = {h.strip() for h in (page_headers or set()) if h.strip()}
+    headers = {h.strip() for h in (page_headers or set()) if h.strip()} | _detected_headers(lines)
+    full = _FULL_LINE_SHARE * _typical_length(lines)
     chars: list[str] = []
     line_of: list[int] = []
     dropped: list[int] = []
     previous = ""
+    previous_alone = previous_opened = False
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if not stripped:
@@ -113,21 +140,44 @@ def logical_text(lines: list[str], *, page_headers: set[str] | None = None) -> L
         if _PAGE_NUMBER_RE.match(stripped) or stripped in headers:
             dropped.append(number)
             continue
-        if chars:
-            if _is_sentence_end(previous) or _looks_like_heading(stripped):
-                chars.append("\n")
-                line_of.append(0)
+        alone = "\t" in line or _looks_like_caption(stripped)
+        # A heading that opened its paragraph is closed after its own line, however long.
+        heading_before = previous_opened and _looks_like_heading(previous)
+        opens = not chars or alone or previous_alone or heading_before or _ends_paragraph(previous, stripped, full)
+        if chars and opens:
+            chars.append("\n")
+            line_of.append(0)
         # Keep the characters as they are (offsets must map back to the source line verbatim).
         start = len(line) - len(line.lstrip())
         body = line[start:].rstrip("\r\n ")
         chars.extend(body)
         line_of.extend([number] * len(body))
-        previous = body
+        previous, previous_alone, previous_opened = body, alone, opens
     return LogicalText("".join(chars), line_of, dropped)
 
 
-_HEADING_RE = re.compile(r"^(\d+(\.\d+)*\s|[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|案例|图\s*\d|表\s*\d)")
+def _ends_paragraph(previous: str, current: str, full: float) -> bool:
+    """Whether a break falls between two consecutive kept lines."""
+    previous = previous.rstrip()
+    if previous.endswith(_STRONG_ENDS):
+        return True
+    if len(previous) >= full:  # a wrapped line: the sentence runs on
+        return False
+    return previous.endswith(_WEAK_ENDS) or _looks_like_heading(current)
+
+
+# '1 人才培养', '1.3技能成长', '2.1.1 党建引领', '一、', '（二）' — but not a wrapped line that starts with a
+# value ('27.88% 大于 15%', '13 个专业').
+_HEADING_RE = re.compile(
+    r"^(\d{1,2}(\.\d){0,3}\.?(\s+|(?=[\u4e00-\u9fff]))(?![%％万千亿个元年月日项名所台册门次分])"
+    r"|[一二三四五六七八九十]+[、.]|（[一二三四五六七八九十]+）|案例|图\s*\d|表\s*\d)"
+)
+_CAPTION_RE = re.compile(r"^(\[[^\]]*\]\s*)*([图表]\s*[\d一二三四五六七八九十]+(\s*[-—.]\s*\d+)?\s*[：:\s]|【[^】]{0,12}案例|案例\s*\d+\s*$|（数据来源)")
 
 
 def _looks_like_heading(line: str) -> bool:
     return bool(_HEADING_RE.match(line)) and len(line) < 40
+
+
+def _looks_like_caption(line: str) -> bool:
+    return bool(_CAPTION_RE.match(line)) and len(line) < 80

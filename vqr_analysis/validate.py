@@ -1,15 +1,32 @@
-"""Data tests over the built database: rules write ``quality_flags`` and mark rows ``suspect``.
+"""Data tests over the built database: rules write ``quality_flags`` and mark the rows they catch ``suspect``.
 
-Filled in by the validation work; the database builder calls :func:`run_checks` on every build.
+The database builder calls :func:`run_checks` on every build, after all observations (table, prose and
+corrections) are stored. Each rule reads its thresholds from the tables below, never from a document:
+
+- ``extraction``: what extraction already knew (a comma printed as decimal point, …);
+- ``bounds``: a value outside the plausible range of its code or unit kind (a percentage above 100, a
+  per-student equipment value of 290 million yuan);
+- ``parts_le_total``: a '其中' part larger than its total (child code vs ``parent_code``, plus PARTS);
+- ``ratio_consistency``: a stated ratio far from the one its own parts give (students ÷ teachers vs 生师比);
+- ``conflict``: one (report, entity, code, year) given different values by two statements (table vs prose,
+  two sentences). A statement another rule already caught carries the conflict alone; when both sides are
+  clean, both are marked, since the source does not say which is right.
+
+Corrections (method 'correction') are checked by every rule except ``conflict``: differing from the statement
+they correct is their purpose.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import combinations
+
 import duckdb
 
 from .codebook import Codebook
+from .values import parse_value
 
-__all__ = ["run_checks", "QUALITY_FLAG_COLUMNS"]
+__all__ = ["run_checks", "QUALITY_FLAG_COLUMNS", "RULES", "BOUNDS", "PARTS", "RATIOS", "Bound", "Ratio"]
 
 QUALITY_FLAG_COLUMNS = {
     "obs_id": ("BIGINT", "The observation the flag is about."),
@@ -19,13 +36,281 @@ QUALITY_FLAG_COLUMNS = {
     "related_obs_id": ("BIGINT", "The other observation involved, if any."),
 }
 
+RULES = {
+    "extraction": ("warning", "The value needed a guess to read (e.g. a comma used as decimal point)."),
+    "bounds": ("error", "The value lies outside the plausible range of its code or unit kind."),
+    "parts_le_total": ("error", "A part ('其中') is larger than its total."),
+    "ratio_consistency": ("warning", "A stated ratio disagrees with the ratio of its stated parts."),
+    "conflict": ("warning", "Two statements give different values for the same code, year and entity."),
+}
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Plausible range for a code (or every code of a unit kind); ``why`` explains the limits."""
+
+    scope: str
+    low: float
+    high: float
+    why: str
+
+
+# A code's own bound replaces its unit kind's. Limits are deliberately wide: they catch unit slips
+# (万元 for 元, 万册 for 册) and impossible shares, not unusual schools.
+BOUNDS = [
+    Bound("percent", 0, 100, "a percentage lies between 0 and 100"),
+    Bound("ratio", 1, 60, "a student-teacher ratio lies between 1:1 and 60:1"),
+    Bound("count", 0, 5_000_000, "a count for one region's vocational schools stays below 5 million"),
+    Bound("duration", 0, 100_000_000, "hours for one region stay below 100 million"),
+    Bound("currency_10k_yuan", 0, 10_000_000, "an amount for one region stays below 100 billion yuan"),
+    Bound("currency_yuan", 0, 1_000_000, "a per-person amount in yuan stays below 1 million"),
+    Bound("area", 0, 100_000_000, "an area for one region stays below 100 km²"),
+    Bound("bandwidth", 0, 10_000_000, "bandwidth stays below 10 Tbps"),
+    Bound("per_student", 0, 1_000_000, "a per-student figure stays below a million"),
+    Bound("monthly_income", 500, 50_000, "a graduate's monthly income lies between 500 and 50,000 yuan"),
+    Bound("equipment_value_per_student", 1_000, 100_000,
+          "equipment per student lies between 1,000 and 100,000 yuan (national minimums are 2,500-5,000)"),
+    Bound("books_per_student", 5, 500, "library books per student lie between 5 and 500"),
+    Bound("building_area_per_student", 3, 200, "building floor area per student lies between 3 and 200 m²"),
+    Bound("teaching_admin_area_per_student", 3, 100, "teaching/admin floor area per student lies between 3 and 100 m²"),
+    Bound("practice_stations_per_student", 0, 5, "practice work stations per student lie between 0 and 5"),
+    Bound("per_student_appropriation", 500, 100_000, "government funding per student lies between 500 and 100,000 yuan"),
+    Bound("per_student_public_funding", 100, 20_000, "public operating funds per student lie between 100 and 20,000 yuan"),
+]
+
+# Parts the codebook's parent_code does not state: (part, total).
+PARTS = [
+    ("senior_title_teachers", "full_time_teachers"),
+    ("dual_qualified_teachers", "full_time_teachers"),
+    ("bachelor_teachers", "full_time_teachers"),
+    ("masters_teachers", "full_time_teachers"),
+    ("graduates_placed", "graduates"),
+    ("graduates_direct_employment", "graduates"),
+    ("graduates_to_undergraduate", "graduates_further_study"),
+]
+# Unit kinds whose parts add up (a satisfaction rate is not part of another).
+_ADDITIVE_KINDS = {"count", "duration", "currency_10k_yuan", "area"}
+# A part may exceed its total by rounding only.
+_PART_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``result`` ≈ numerator × factor ÷ denominator within ``tolerance`` (relative). The first code of each
+    tuple that has a clean value is used."""
+
+    result: str
+    numerator: tuple[str, ...]
+    denominator: tuple[str, ...]
+    factor: float
+    tolerance: float
+    why: str
+
+
+# Official ratios divide by converted (折合) students and count part-time teachers by half, so a stated
+# ratio may differ from the plain one by some per cent; a factor of two or ten is a defect.
+RATIOS = [
+    Ratio("student_teacher_ratio", ("full_time_students", "students_enrolled"), ("full_time_teachers",), 1, 0.25,
+          "students ÷ full-time teachers"),
+    Ratio("equipment_value_per_student", ("equipment_value",), ("full_time_students", "students_enrolled"), 10_000,
+          0.35, "equipment value (万元 × 10,000) ÷ students"),
+    Ratio("books_per_student", ("books_paper",), ("full_time_students", "students_enrolled"), 1, 0.5,
+          "paper books ÷ students"),
+]
+
+# Two exact statements differ when they disagree by more than this share; an approximate one ('约', '余')
+# by more than _APPROX_TOLERANCE.
+_EXACT_TOLERANCE = 0.005
+_APPROX_TOLERANCE = 0.10
+
+
+@dataclass
+class _Obs:
+    obs_id: int
+    report_id: str
+    entity: str | None
+    code: str
+    year: int | None
+    value: float | None
+    unit: str
+    raw: str
+    raw_unit: str | None
+    line: int
+    status: str
+    method: str
+    qualifier: str
+    flag: str | None
+
+    def key(self) -> tuple:
+        return (self.report_id, self.entity or "", self.code, self.year)
+
+    def shown(self) -> str:
+        unit = self.raw_unit or ""
+        return f"{self.raw}{unit} ({self.method}, line {self.line})"
+
+
+@dataclass
+class _Flag:
+    obs_id: int
+    rule: str
+    message: str
+    related_obs_id: int | None = None
+
 
 def run_checks(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> None:
-    """Flag what extraction already knew (comma decimals, unreadable cells) as rule 'extraction'."""
-    con.execute(
-        """
-        INSERT INTO quality_flags (obs_id, rule, severity, message, related_obs_id)
-        SELECT obs_id, 'extraction', 'warning', flag, NULL FROM observations
-        WHERE status = 'suspect' AND flag IS NOT NULL
-        """
+    """Run every rule over ``observations``; write ``quality_flags`` and mark flagged rows ``suspect``."""
+    rows = con.execute(
+        """SELECT obs_id, report_id, entity, indicator_code, year, value, unit, raw, raw_unit, line, status,
+                  method, qualifier, flag
+           FROM observations ORDER BY obs_id"""
+    ).fetchall()
+    observations = [_Obs(*row) for row in rows]
+    flags: list[_Flag] = []
+    flags += _extraction(observations)
+    flags += _bounds(observations, codebook)
+    flags += _parts(observations, codebook)
+    flags += _ratios(observations, {f.obs_id for f in flags})
+    flags += _conflicts(observations, {f.obs_id for f in flags})
+    if not flags:
+        return
+    con.executemany(
+        "INSERT INTO quality_flags (obs_id, rule, severity, message, related_obs_id) VALUES (?, ?, ?, ?, ?)",
+        [(f.obs_id, f.rule, RULES[f.rule][0], f.message, f.related_obs_id) for f in flags],
     )
+    con.execute(
+        """UPDATE observations SET status = 'suspect'
+           WHERE status = 'reported' AND obs_id IN (SELECT obs_id FROM quality_flags)"""
+    )
+
+
+def _extraction(observations: list[_Obs]) -> list[_Flag]:
+    return [_Flag(o.obs_id, "extraction", o.flag) for o in observations
+            if o.status == "suspect" and o.flag and o.method != "correction"]
+
+
+def _bound_for(codebook: Codebook, code: str) -> Bound | None:
+    by_scope = {b.scope: b for b in BOUNDS}
+    return by_scope.get(code) or by_scope.get(codebook[code].unit_kind)
+
+
+def _bounds(observations: list[_Obs], codebook: Codebook) -> list[_Flag]:
+    flags = []
+    for o in observations:
+        if o.value is None or o.code not in codebook:
+            continue
+        bound = _bound_for(codebook, o.code)
+        if bound and not bound.low <= o.value <= bound.high:
+            flags.append(_Flag(o.obs_id, "bounds",
+                               f"{o.code} = {o.value:g} {o.unit} from {o.shown()} is outside {bound.low:g}–"
+                               f"{bound.high:g} {o.unit}: {bound.why}"))
+    return flags
+
+
+def _by_key(observations: list[_Obs]) -> dict[tuple, list[_Obs]]:
+    groups: dict[tuple, list[_Obs]] = {}
+    for o in observations:
+        groups.setdefault(o.key(), []).append(o)
+    return groups
+
+
+def _parts(observations: list[_Obs], codebook: Codebook) -> list[_Flag]:
+    pairs = [(i.code, i.parent_code) for i in codebook if i.parent_code] + PARTS
+    groups = _by_key(observations)
+    flags = []
+    for part, total in pairs:
+        if part not in codebook or total not in codebook:
+            continue
+        if codebook[part].unit != codebook[total].unit or codebook[part].unit_kind not in _ADDITIVE_KINDS:
+            continue
+        for o in observations:
+            if o.code != part or o.value is None:
+                continue
+            totals = [t for t in groups.get((o.report_id, o.entity or "", total, o.year), [])
+                      if t.value is not None and t.qualifier == "exact"]
+            bigger = next((t for t in totals if o.value > t.value * (1 + _PART_TOLERANCE)), None)
+            if bigger and o.qualifier in ("exact", "lower_bound"):
+                flags.append(_Flag(o.obs_id, "parts_le_total",
+                                   f"{part} {o.value:g} from {o.shown()} exceeds its total {total} "
+                                   f"{bigger.value:g} from {bigger.shown()}", bigger.obs_id))
+    return flags
+
+
+def _preferred(group: list[_Obs], caught: set[int]) -> _Obs | None:
+    """The clean value a ratio is computed from: reported and uncaught, a correction first, then a table."""
+    clean = [o for o in group if o.value is not None and o.status == "reported" and o.obs_id not in caught
+             and o.qualifier == "exact"]
+    order = {"correction": 0, "table": 1, "prose": 2}
+    return min(clean, key=lambda o: (order.get(o.method, 3), o.obs_id), default=None)
+
+
+def _ratios(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
+    groups = _by_key(observations)
+    flags = []
+    for rule in RATIOS:
+        for o in observations:
+            if o.code != rule.result or o.value is None:
+                continue
+
+            def first(codes: tuple[str, ...]) -> _Obs | None:
+                for code in codes:
+                    found = _preferred(groups.get((o.report_id, o.entity or "", code, o.year), []), caught)
+                    if found:
+                        return found
+                return None
+
+            num, den = first(rule.numerator), first(rule.denominator)
+            if not num or not den or not den.value:
+                continue
+            expected = num.value * rule.factor / den.value
+            if expected and abs(o.value - expected) > rule.tolerance * expected:
+                flags.append(_Flag(o.obs_id, "ratio_consistency",
+                                   f"{rule.result} = {o.value:g} from {o.shown()} but {rule.why} = "
+                                   f"{num.value:g} ÷ {den.value:g} gives {expected:.4g} "
+                                   f"({abs(o.value - expected) / expected:.0%} off; {rule.tolerance:.0%} allowed)",
+                                   den.obs_id))
+    return flags
+
+
+def _rounding(o: _Obs) -> float:
+    """Half a unit of the last printed digit, in the stored unit ('0.87万元' stands for 8650-8750 元)."""
+    number = parse_value(o.raw).value
+    if not number:
+        return 0.0
+    digits = o.raw.replace(",", ".").rpartition(".")[2] if "." in o.raw or "," in o.raw else ""
+    return 0.5 * 10 ** -len(digits) * abs(o.value / number)
+
+
+def _disagree(a: _Obs, b: _Obs) -> bool:
+    """Whether two statements of the same key contradict each other, given their qualifiers and the
+    precision they are printed with."""
+    if a.qualifier == "exact" and b.qualifier == "exact":
+        allowed = max(_EXACT_TOLERANCE * max(abs(a.value), abs(b.value)), _rounding(a) + _rounding(b))
+        return abs(a.value - b.value) > allowed
+    for x, y in ((a, b), (b, a)):
+        if y.qualifier != "exact":
+            continue
+        if x.qualifier == "lower_bound":
+            return y.value < x.value
+        if x.qualifier == "upper_bound":
+            return y.value > x.value
+        if x.qualifier == "approximate":
+            return abs(y.value - x.value) > _APPROX_TOLERANCE * abs(x.value)
+    return False  # two bounds or estimates: nothing to compare
+
+
+def _conflicts(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
+    flags: dict[int, _Flag] = {}
+    for group in _by_key(observations).values():
+        stated = [o for o in group if o.value is not None and o.method != "correction"]
+        for a, b in combinations(stated, 2):
+            if not _disagree(a, b):
+                continue
+            # A statement another rule caught explains the conflict; the clean side is left alone.
+            blamed = [x for x in (a, b) if x.obs_id in caught] or [a, b]
+            for x in blamed:
+                other = b if x is a else a
+                flags.setdefault(x.obs_id, _Flag(
+                    x.obs_id, "conflict",
+                    f"{x.code} {x.year}: {x.value:g} from {x.shown()} but {other.value:g} from {other.shown()}",
+                    other.obs_id))
+    return list(flags.values())

@@ -6,6 +6,7 @@ reason, and a reading that needed a guess is ``suspect`` with a flag.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -36,6 +37,14 @@ class ParsedValue:
 
 
 def _to_float(number: str) -> ParsedValue:
+    parsed = _read_number(number)
+    if parsed.value is not None and not math.isfinite(parsed.value):
+        # A run of hundreds of digits overflows to inf: never store it as a reported value.
+        return ParsedValue(None, "missing", f"number too large to read ({len(number)} characters)")
+    return parsed
+
+
+def _read_number(number: str) -> ParsedValue:
     if "," in number:
         if _THOUSANDS_RE.match(number):
             return ParsedValue(float(number.replace(",", "")), "reported")

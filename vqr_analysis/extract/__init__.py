@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..codebook import Codebook
 from ..model import Observation
 from ..sources import SourceDocument
+from .integrity import check_annex_tables
 from .prose import extract_prose
 from .tables import extract_tables
 
@@ -18,7 +19,11 @@ EXTRACTOR_VERSION = "0.2.0"
 
 
 def extract_document(doc: SourceDocument, codebook: Codebook) -> tuple[list[Observation], list[dict]]:
-    """All observations of one document, plus the table rows that mapped to no code (for the report)."""
+    """All observations of one document, plus the table rows that mapped to no code (for the report).
+
+    A repeated or truncated annex table is a VqrError (see :mod:`.integrity`): never silently wrong data.
+    """
+    check_annex_tables(doc)
     table_obs, unmapped = extract_tables(doc, codebook, version=EXTRACTOR_VERSION)
     prose_obs = extract_prose(doc, codebook, version=EXTRACTOR_VERSION)
     return table_obs + prose_obs, unmapped

@@ -1,13 +1,662 @@
-"""Prose extraction (headline figures in sentences). Filled in by the prose-extraction work."""
+"""Prose extraction: headline figures stated in sentences ('全日制在校生 3858 人', '生师比 16.85: 1').
+
+Driven by data, never by document: the codebook's labels and aliases, plus ``data/prose_patterns.csv``
+(prose-only phrases, printed units and their factors, qualifiers, connector words, exclusions, share and
+per-student follow-ons, how school names end, the subject's other names). A label is matched in the report's
+logical text (hard-wrapped lines joined, page headers dropped); the number must follow it through connector
+words only ('为', '达到', …) and carry a unit the code accepts. Each value cites the original line of its
+number: ``raw`` is the number exactly as printed there.
+
+Entity: NULL for the report's own subject. A sentence that names one other school as its subject gives that
+school as entity; a sentence naming a school in any other position is left out (precision first).
+"""
 
 from __future__ import annotations
 
+import bisect
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from ..codebook import Codebook
-from ..model import Observation
+from ..errors import VqrError
+from ..model import QUALIFIERS, Observation
+from ..paths import data_dir
 from ..sources import SourceDocument
+from ..textnorm import FOLD_WIDTH_TABLE, fold_width
+from ..values import NUMBER_PATTERN, parse_value
 
-__all__ = ["extract_prose"]
+__all__ = [
+    "extract_prose", "read_value", "ValueReading", "ProsePatterns", "load_prose_patterns", "PATTERN_KINDS",
+    "match_form",
+]
+
+PATTERN_COLUMNS = ["kind", "scope", "text", "value", "note"]
+PATTERN_KINDS = (
+    "label", "context_label", "skip_label", "unit", "qualifier_before", "qualifier_after", "connector",
+    "exclude_before", "exclude_clause", "exclude_sentence", "share", "share_lead", "per_student", "entity_suffix",
+    "entity_generic", "entity_stop", "subject_alias",
+)
+# Where a label stands: before its number, before it with the number closing the clause ('毕业生 378 人，'
+# but not '毕业生有883人走上创业之路'), or after it ('27 人具有高级职称').
+_POSITIONS = ("before", "closed", "after")
+# A label row with this scope names a phrase that is no indicator: it only keeps the shorter labels inside it
+# from matching ('专兼职教师' is not '兼职教师').
+_NO_CODE = "-"
+_CLOSERS = "，,。；;、)）(（\n"
+_QUOTE_CHARS = "\"'“”‘’「」『』"
+# fold_width and every quote to '"', as one translation table.
+_MATCH_FOLD = {**FOLD_WIDTH_TABLE, **{ord(ch): ord('"') for ch in _QUOTE_CHARS}}
+_SENTENCE_ENDS = "。！？!?；;\n"
+_CLAUSE_ENDS = _SENTENCE_ENDS + "，,、"
+_SENTENCE_END_RE = re.compile(f"[{_SENTENCE_ENDS}]")
+_QUOTE_MAX = 120
+_WINDOW = 48  # characters searched after (or before) a label for its number
+_YEAR_RE = re.compile(r"(?<![\d.])(20\d{2})\s*(?:[-—–~～至到－]\s*(20\d{2})\s*)?(年度|学年|年)")
+# A year that only sets a comparison or a start ('比2022年增加', '与 2022 年相比', '2017 年以来') is not the
+# year of the value.
+_COMPARED_BEFORE = ("比", "较", "与", "同")
+_COMPARED_AFTER = ("相比", "同期", "以来", "起")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# Where a sentence's subject starts: after a date, bracketed marks, '一是' and similar openers.
+_SENTENCE_OPENER = re.compile(
+    r"(?:\s|\[[^\]]*\]|【[^】]*】|[一二三四五六七八九十]+是|(?:20\d{2}\s*(?:[-—~至]\s*20\d{2}\s*)?(?:年度|学年|年))"
+    r"|\d{1,2}\s*月(?:份)?|\d{1,2}\s*日|[，,：:、]|截至|截止|目前|本年度|本学年|同时|此外|另外)*"
+)
 
 
-def extract_prose(doc: SourceDocument, codebook: Codebook, *, version: str) -> list[Observation]:
-    return []
+def match_form(text: str) -> str:
+    """The text patterns are matched against: full-width folded and quotes unified; same length as ``text``."""
+    return text.translate(_MATCH_FOLD)
+
+
+# --- the pattern file --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProsePatterns:
+    """The rows of ``prose_patterns.csv``, grouped by kind (see the file's comments for each kind)."""
+
+    labels: list[tuple[str, str, str]] = field(default_factory=list)  # (code, phrase, position)
+    context_labels: list[tuple[str, str, str]] = field(default_factory=list)  # (code, phrase, context)
+    skip_labels: set[str] = field(default_factory=set)
+    units: dict[str, dict[str, float]] = field(default_factory=dict)  # unit or code → printed → factor
+    qualifiers_before: dict[str, str] = field(default_factory=dict)
+    qualifiers_after: dict[str, str] = field(default_factory=dict)
+    qualifiers_after_unit: dict[str, str] = field(default_factory=dict)
+    connectors: list[str] = field(default_factory=list)
+    exclude_before: dict[str, list[str]] = field(default_factory=dict)  # code or '*' → words
+    exclude_clause: list[str] = field(default_factory=list)
+    exclude_sentence: dict[str, list[str]] = field(default_factory=dict)  # code or '*' → words
+    shares: dict[str, str] = field(default_factory=dict)
+    share_leads: list[str] = field(default_factory=list)
+    per_student: dict[str, str] = field(default_factory=dict)
+    entity_suffixes: list[str] = field(default_factory=list)
+    entity_generic: list[str] = field(default_factory=list)
+    entity_stop: set[str] = field(default_factory=set)
+    subject_aliases: dict[str, list[str]] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def load_prose_patterns(path: Path | None = None) -> ProsePatterns:
+    """Read and check the pattern file; a malformed row is a VqrError naming its line."""
+    path = path or data_dir() / "prose_patterns.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except FileNotFoundError:
+        raise VqrError("prose pattern file not found", path=path) from None
+    if not rows or rows[0] != PATTERN_COLUMNS:
+        raise VqrError(f"prose patterns must have the columns {','.join(PATTERN_COLUMNS)}", path=path)
+    pats = ProsePatterns(path=path)
+    for n, row in enumerate(rows[1:], 2):
+        if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+            continue
+        kind, scope, text, value = (list(row) + [""] * 5)[:4]
+        kind, scope, value = kind.strip(), scope.strip(), value.strip()
+        where = f"line {n} ({kind})"
+        if kind not in PATTERN_KINDS:
+            raise VqrError(f"{where}: unknown kind; use one of {', '.join(PATTERN_KINDS)}", path=path)
+        if not text.strip():
+            raise VqrError(f"{where}: empty text", path=path)
+        if kind == "label":
+            position = value or "before"
+            if position not in _POSITIONS:
+                raise VqrError(f"{where}: value must be one of {', '.join(_POSITIONS)}, not {value!r}", path=path)
+            pats.labels.append((scope, text, position))
+        elif kind == "context_label":
+            if not value:
+                raise VqrError(f"{where}: value must name the context phrase", path=path)
+            pats.context_labels.append((scope, text, value))
+        elif kind == "skip_label":
+            pats.skip_labels.add(match_form(text))
+        elif kind == "unit":
+            try:
+                factor = float(value)
+            except ValueError:
+                raise VqrError(f"{where}: factor {value!r} is not a number", path=path) from None
+            pats.units.setdefault(scope, {})[text] = factor
+        elif kind in ("qualifier_before", "qualifier_after"):
+            if value not in QUALIFIERS:
+                raise VqrError(f"{where}: qualifier must be one of {', '.join(QUALIFIERS)}", path=path)
+            if kind == "qualifier_after" and scope not in ("number", "unit"):
+                raise VqrError(f"{where}: scope must be number or unit (what the marker follows)", path=path)
+            table = pats.qualifiers_before if kind == "qualifier_before" else \
+                pats.qualifiers_after if scope == "number" else pats.qualifiers_after_unit
+            table[match_form(text)] = value
+        elif kind in ("share", "per_student"):
+            (pats.shares if kind == "share" else pats.per_student)[scope] = text.strip()
+        elif kind == "subject_alias":
+            pats.subject_aliases.setdefault(scope, []).append(text.strip())
+        elif kind == "entity_stop":
+            pats.entity_stop.update(text.strip())
+        elif kind in ("exclude_before", "exclude_sentence"):
+            getattr(pats, kind).setdefault(scope or "*", []).append(match_form(text.strip()))
+        else:
+            attr = {"connector": "connectors", "exclude_clause": "exclude_clause", "share_lead": "share_leads",
+                    "entity_suffix": "entity_suffixes", "entity_generic": "entity_generic"}[kind]
+            getattr(pats, attr).append(match_form(text.strip()))
+    return pats
+
+
+# --- the compiled matcher ----------------------------------------------------------------------------------
+
+
+def _alternation(words) -> str:
+    """Literal words as one regex alternation, longest first (so '占专任教师' is tried before '占')."""
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)) or "(?!)"
+
+
+def _trie_regex(words) -> str:
+    """One regex for many literal words, as a character trie: a single pass over the text instead of one
+    attempt per word at every position. A quote in a word is optional ('"双师型"教师' also matches 双师型教师);
+    at each position the longest word wins."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        parts = [('"?' if ch == '"' else re.escape(ch)) + build(child) for ch, child in node.items() if ch]
+        if not parts:
+            return ""
+        body = parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie) or "(?!)"
+
+
+def _unit_regex(unit: str) -> str:
+    if unit == ":1":
+        return r":\s*1(?![\d.])"
+    return r"\s*".join(re.escape(ch) for ch in unit)
+
+
+@dataclass(frozen=True)
+class ValueReading:
+    """A number read after a label: as printed, and converted to the code's unit."""
+
+    raw: str
+    raw_unit: str | None
+    value: float
+    status: str  # reported | suspect (see values.parse_value)
+    qualifier: str
+    flag: str | None = None
+
+
+@dataclass
+class _Reading:
+    """A number read next to a label: spans in the logical text and what they mean."""
+
+    num: tuple[int, int]
+    unit: tuple[int, int] | None
+    unit_text: str | None
+    qualifier: str
+    end: int
+
+
+class _Matcher:
+    """Codebook + patterns compiled into regexes (built once per codebook and pattern file)."""
+
+    def __init__(self, codebook: Codebook, pats: ProsePatterns) -> None:
+        self.codebook, self.pats = codebook, pats
+        for code in [c for c, _, _ in pats.labels if c != _NO_CODE] + [c for c, _, _ in pats.context_labels] + \
+                list(pats.shares) + list(pats.shares.values()) + list(pats.per_student) + \
+                list(pats.per_student.values()) + \
+                [c for c in {**pats.exclude_before, **pats.exclude_sentence} if c != "*"]:
+            if code not in codebook:
+                raise VqrError(f"prose patterns name unknown code {code!r}", path=pats.path)
+        # label (match form) → [(code, position)]; pattern rows win over codebook labels; a codebook label
+        # that several codes share (国家级数量 …) is ambiguous in prose and left out.
+        index: dict[str, list[tuple[str, str]]] = {}
+        pinned = {match_form(t) for _, t, _ in pats.labels}
+        for ind in codebook:
+            for label in ind.labels:
+                key = match_form(label)
+                if key in pinned or key in pats.skip_labels or len(key) < 2:
+                    continue
+                index.setdefault(key, [])
+                if (ind.code, "before") not in index[key]:
+                    index[key].append((ind.code, "before"))
+        for key in [k for k, v in index.items() if len({c for c, _ in v}) > 1]:
+            del index[key]
+        for code, text, position in pats.labels:
+            bucket = index.setdefault(match_form(text), [])
+            if code != _NO_CODE and (code, position) not in bucket:
+                bucket.append((code, position))
+        self.index = index
+        # The leading class of first characters lets the regex engine skip most positions quickly.
+        first = {k[0] for k in index} | {k[1] for k in index if k.startswith('"') and len(k) > 1}
+        self.label_re = re.compile(f"(?=[{''.join(map(re.escape, sorted(first)))}])(?=({_trie_regex(index)}))")
+        # Labels with optional quotes are looked up by their quote-free form.
+        self.by_bare = {k.replace('"', ""): k for k in index}
+        self.context_re = re.compile(_alternation({match_form(t) for _, t, _ in pats.context_labels}))
+
+        printed = {u for table in pats.units.values() for u in table}
+        unit_alt = "|".join(_unit_regex(u) for u in sorted(printed, key=len, reverse=True))
+        self.unit_key = {re.sub(r"\s+", "", fold_width(u)): u for u in printed}
+        conn = _alternation(pats.connectors)
+        qb = _alternation(pats.qualifiers_before)
+        qa = _alternation(pats.qualifiers_after)
+        qu = _alternation(pats.qualifiers_after_unit)
+        num = rf"(?P<num>(?<![\d.])(?<!\d,){NUMBER_PATTERN})(?![\d.])"
+        tail = rf"\s*(?P<qa>{qa})?\s*(?P<unit>{unit_alt})?\s*(?P<qu>{qu})?"
+        self.after_label = re.compile(rf"(?:{conn}|\s)*?(?P<qb>{qb})?\s*(?:{conn})?\s*{num}{tail}")
+        self.header_unit = re.compile(rf"\s*\(\s*(?P<unit>{unit_alt})\s*\)\s*(?:{conn}|\s)*{num}(?!\s*%)")
+        self.before_label = re.compile(rf"(?P<qb>{qb})?\s*{num}{tail}\s*$")
+        self.share_re = re.compile(
+            rf"[，,、]?\s*(?:其中)?\s*(?P<lead>{_alternation(pats.share_leads)})(?:{conn}|\s)*{num}\s*(?P<unit>%)")
+        self.direct_share_re = re.compile(
+            rf"(?:{conn}|\s)*?(?P<lead>{_alternation(pats.share_leads)})(?:{conn}|\s)*{num}\s*(?P<unit>%)")
+        self.companion_re = re.compile(rf"[，,、]\s*{num}\s*(?P<unit>{unit_alt})")
+        self.suffix_re = re.compile(_alternation(pats.entity_suffixes))
+        self.generic_lead_re = re.compile("(?:" + _alternation(pats.entity_generic) + ")+")
+
+    # -- units
+
+    def accepts(self, code: str, printed: str | None) -> float | None:
+        """Factor from a printed unit to the code's unit, or None if the code does not take that unit."""
+        ind = self.codebook[code]
+        if printed is None:
+            return 1.0 if ind.unit == "ratio" else None
+        key = self.unit_key.get(re.sub(r"\s+", "", printed), printed)
+        for scope in (code, ind.unit):
+            table = self.pats.units.get(scope, {})
+            if key in table:
+                return table[key]
+        return None
+
+    def value_of(self, code: str, text: str, reading: _Reading) -> ValueReading | None:
+        """The reading in the code's unit, or None if the code does not take the printed unit."""
+        factor = self.accepts(code, reading.unit_text)
+        if factor is None:
+            return None
+        raw = text[reading.num[0]:reading.num[1]]
+        parsed = parse_value(raw, self.codebook[code].unit)
+        if parsed.value is None:
+            return None
+        raw_unit = text[reading.unit[0]:reading.unit[1]] if reading.unit else None
+        return ValueReading(raw, raw_unit, round(parsed.value * factor, 6), parsed.status, reading.qualifier,
+                            parsed.flag)
+
+    # -- numbers next to a label
+
+    def _qualifier(self, m: re.Match) -> str:
+        found = [self.pats.qualifiers_before.get(m.group("qb") or ""),
+                 self.pats.qualifiers_after.get(m.groupdict().get("qa") or ""),
+                 self.pats.qualifiers_after_unit.get(m.groupdict().get("qu") or "")]
+        for wanted in ("lower_bound", "upper_bound", "approximate"):
+            if wanted in found:
+                return wanted
+        return "exact"
+
+    def read_after(self, mt: str, pos: int, limit: int) -> _Reading | None:
+        window = mt[pos:limit]
+        m = self.header_unit.match(window)
+        if m:
+            return _Reading((pos + m.start("num"), pos + m.end("num")), (pos + m.start("unit"), pos + m.end("unit")),
+                            m.group("unit"), "exact", pos + m.end())
+        m = self.after_label.match(window)
+        if not m:
+            return None
+        unit = m.group("unit")
+        if unit is None and not re.match(r"\s*(?:[，,。；;、)）\s]|$)", window[m.end("num"):]):
+            return None
+        span = (pos + m.start("unit"), pos + m.end("unit")) if unit else None
+        return _Reading((pos + m.start("num"), pos + m.end("num")), span, unit, self._qualifier(m), pos + m.end())
+
+    def read_before(self, mt: str, pos: int, floor: int) -> _Reading | None:
+        start = max(floor, pos - _WINDOW)
+        m = self.before_label.search(mt[start:pos])
+        if not m or m.group("unit") is None:
+            return None
+        return _Reading((start + m.start("num"), start + m.end("num")),
+                        (start + m.start("unit"), start + m.end("unit")), m.group("unit"), self._qualifier(m),
+                        pos)
+
+
+# The last compiled matcher, with the very codebook and patterns it was built from (held, so that their ids
+# cannot be reused): building it takes longer than reading a report, and a build reads five.
+_LAST_MATCHER: list[tuple[Codebook, ProsePatterns, _Matcher]] = []
+
+
+def _matcher(codebook: Codebook, pats: ProsePatterns) -> _Matcher:
+    if not (_LAST_MATCHER and _LAST_MATCHER[0][0] is codebook and _LAST_MATCHER[0][1] is pats):
+        _LAST_MATCHER[:] = [(codebook, pats, _Matcher(codebook, pats))]
+    return _LAST_MATCHER[0][2]
+
+
+_LAST_PATTERNS: dict[tuple, ProsePatterns] = {}
+
+
+def _patterns_for(codebook: Codebook) -> ProsePatterns:
+    """The pattern file beside the codebook (the data folder of this build), read again when it changes."""
+    path = (codebook.path.parent if codebook.path else data_dir()) / "prose_patterns.csv"
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise VqrError("prose pattern file not found", path=path) from None
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _LAST_PATTERNS:
+        _LAST_PATTERNS.clear()
+        _LAST_PATTERNS[key] = load_prose_patterns(path)
+    return _LAST_PATTERNS[key]
+
+
+# --- one document ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Doc:
+    """A document's logical text with the lookups every match needs."""
+
+    doc: SourceDocument
+    text: str  # logical text as printed
+    mt: str  # its match form
+    sentence_starts: list[int]
+    paragraph_starts: list[int]
+    subjects: set[str]
+    names: list[tuple[int, str]] = field(default_factory=list)  # every institution-like name, by position
+    opener_counts: dict[str, int] = field(default_factory=dict)  # names that open sentences, and how often
+    names_cache: dict[int, tuple[int, list[tuple[int, str]]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, doc: SourceDocument, pats: ProsePatterns, m: "_Matcher") -> "_Doc":
+        text = doc.logical.text
+        mt = match_form(text)
+        sentence_starts = [0] + [x.end() for x in _SENTENCE_END_RE.finditer(mt)]
+        paragraph_starts = [0] + [x.end() for x in re.finditer("\n", mt)]
+        r = doc.report
+        subjects = {match_form(s) for s in [r.subject_zh, r.region_zh, *pats.subject_aliases.get(r.region, [])]}
+        d = cls(doc, text, mt, sentence_starts, paragraph_starts, subjects)
+        # Names never run across a sentence end (punctuation stops them), so one pass over the text finds all.
+        d.names = _raw_names(m, mt)
+        for k, name in d.names:
+            if k == d.opener_end(d.sentence_start(k)):
+                d.opener_counts[name] = d.opener_counts.get(name, 0) + 1
+        return d
+
+    def opener_end(self, s_start: int) -> int:
+        """Where the subject of the sentence at ``s_start`` begins (after dates, '一是', brackets …)."""
+        return _SENTENCE_OPENER.match(self.mt, s_start, self.sentence_end(s_start)).end()
+
+    def sentence_start(self, pos: int) -> int:
+        return self.sentence_starts[bisect.bisect_right(self.sentence_starts, pos) - 1]
+
+    def sentence_end(self, pos: int) -> int:
+        i = bisect.bisect_right(self.sentence_starts, pos)
+        return self.sentence_starts[i] - 1 if i < len(self.sentence_starts) else len(self.mt)
+
+    def paragraph_start(self, pos: int) -> int:
+        return self.paragraph_starts[bisect.bisect_right(self.paragraph_starts, pos) - 1]
+
+    def clause(self, start: int, end: int) -> tuple[str, str]:
+        """The text of the clause around ``start:end``: the part before it and the part after it."""
+        a = start
+        while a > 0 and self.mt[a - 1] not in _CLAUSE_ENDS:
+            a -= 1
+        b = end
+        while b < len(self.mt) and self.mt[b] not in _CLAUSE_ENDS:
+            b += 1
+        return self.mt[a:start], self.mt[end:b]
+
+
+def _year(d: _Doc, sentence_start: int, pos: int) -> int:
+    """The year stated last before the value in its paragraph ('2022 年，学院办学经费总收入 … 。办学经费总支出
+    …'), else the report's data year. Comparison years ('比2022年') and the report's edition ('2024 年度') are
+    not the value's year."""
+    report = d.doc.report
+    year = report.data_year
+    segment = d.mt[d.paragraph_start(sentence_start):pos]
+    for m in _YEAR_RE.finditer(segment):
+        before = segment[max(0, m.start() - 3):m.start()].rstrip()
+        after = segment[m.end():m.end() + 3].lstrip()
+        if any(before.endswith(w) for w in _COMPARED_BEFORE) or after.startswith(_COMPARED_AFTER):
+            continue
+        stated = int(m.group(2) or m.group(1))
+        if m.group(3) == "年度" and stated == report.edition_year != report.data_year:
+            continue  # '2024 年度' names the report's edition, not the data year
+        year = stated
+    return year
+
+
+def _raw_names(m: _Matcher, segment: str) -> list[tuple[int, str]]:
+    """Institution-like names in ``segment``: (start, name in match form). A name runs back from its suffix
+    ('职业技术学校') over Chinese characters up to a stop character ('的', '在', …); leading generic words are
+    dropped ('新设阜康职业技术学院' → 阜康职业技术学院) and wholly generic names ('各中职学校') left out.
+    A verb glued in front ('支持昌吉职业技术学院') is resolved later against the document's known names."""
+    found = []
+    for sm in m.suffix_re.finditer(segment):
+        k = sm.start()
+        while k > 0 and _CJK.match(segment[k - 1]) and segment[k - 1] not in m.pats.entity_stop \
+                and sm.start() - k < _NAME_PREFIX_MAX:
+            k -= 1
+        lead = m.generic_lead_re.match(segment, k, sm.start())
+        k = lead.end() if lead else k
+        if k < sm.start():
+            found.append((k, segment[k:sm.end()]))
+    return found
+
+
+_NAME_PREFIX_MAX = 14
+# A school is attributed a value only under a name the document opens sentences with at least this often:
+# one-off names are more likely a verb glued to a name ('指导职校') than a school.
+_KNOWN_NAME_MIN = 2
+_NOT_ATTRIBUTABLE = object()
+
+
+def _sentence_names(d: _Doc, s_start: int) -> tuple[int, list[tuple[int, str]]]:
+    """Where the sentence's subject starts, and the names in it, each resolved to the longest known name it
+    ends with ('支持昌吉职业技术学院' → 昌吉职业技术学院)."""
+    if s_start not in d.names_cache:
+        first = bisect.bisect_left(d.names, (s_start, ""))
+        last = bisect.bisect_left(d.names, (d.sentence_end(s_start), ""))
+        names = []
+        for k, candidate in d.names[first:last]:
+            cut = next((j for j in range(len(candidate)) if d.opener_counts.get(candidate[j:], 0) >= _KNOWN_NAME_MIN),
+                       0)
+            names.append((k - s_start + cut, candidate[cut:]))
+        d.names_cache[s_start] = (d.opener_end(s_start) - s_start, names)
+    return d.names_cache[s_start]
+
+
+def _entity(d: _Doc, sentence_start: int):
+    """The entity of a value in the sentence at ``sentence_start``: None (the report's subject), the known
+    name of the one other school the sentence opens with, or _NOT_ATTRIBUTABLE (another school named, but
+    not as the sentence's subject, or under a name the document does not use as a subject)."""
+    opener, names = _sentence_names(d, sentence_start)
+    names = [(k, name) for k, name in names if name not in d.subjects]
+    if names:
+        k, name = names[0]
+        if len({n for _, n in names}) == 1 and k == opener and d.opener_counts.get(name, 0) >= _KNOWN_NAME_MIN:
+            return d.text[sentence_start + k:sentence_start + k + len(name)]
+        return _NOT_ATTRIBUTABLE
+    # No name in the sentence: a paragraph whose earlier sentence opened with another school may still be
+    # about that school ('学校共有计算机教室3间'); too uncertain to attribute either way.
+    para = d.paragraph_start(sentence_start)
+    for s_start in d.sentence_starts[bisect.bisect_left(d.sentence_starts, para):
+                                     bisect.bisect_left(d.sentence_starts, sentence_start)]:
+        opener, names = _sentence_names(d, s_start)
+        if any(k == opener and name not in d.subjects for k, name in names):
+            return _NOT_ATTRIBUTABLE
+    return None
+
+
+def _quote(d: _Doc, sentence_start: int, num_start: int, num_end: int) -> str:
+    end = d.sentence_end(num_start)
+    end = min(len(d.text), end + 1) if end < len(d.text) and d.text[end] != "\n" else end
+    a, b = sentence_start, end
+    if b - a > _QUOTE_MAX:  # a window of the sentence centred on the number
+        a = max(a, min(num_start - (_QUOTE_MAX - (num_end - num_start)) // 2, b - _QUOTE_MAX))
+        b = a + _QUOTE_MAX
+    return d.text[a:b].strip()
+
+
+def extract_prose(doc: SourceDocument, codebook: Codebook, *, version: str,
+                  patterns: ProsePatterns | None = None) -> list[Observation]:
+    """Every headline value the document's sentences state, with provenance."""
+    pats = patterns or _patterns_for(codebook)
+    m = _matcher(codebook, pats)
+    d = _Doc.of(doc, pats, m)
+    out: list[Observation] = []
+    claimed: set[int] = set()  # number starts already read for some label
+
+    def emit(code: str, label_span: tuple[int, int], reading: _Reading) -> bool:
+        a, b = reading.num
+        if a in claimed:
+            return False
+        read = m.value_of(code, d.text, reading)
+        if read is None:
+            return False
+        lines = d.doc.logical.lines_of_span(a, b)
+        if len(lines) != 1:
+            return False  # a number broken across lines cannot be cited verbatim
+        if any("\t" in d.doc.line(n) for n in {lines[0], *d.doc.logical.lines_of_span(*label_span)}):
+            return False  # a table row: the table extractor reads it with its column's year
+        first, last = min(a, label_span[0]), max(b, label_span[1], reading.end)
+        s_start = d.sentence_start(first)
+        if _excluded(pats, code, d, first, last, s_start):
+            return False
+        entity = _entity(d, s_start)
+        if entity is _NOT_ATTRIBUTABLE:
+            return False
+        claimed.add(a)
+        line = lines[0]
+        out.append(Observation(
+            report_id=doc.report.id, source_sha256=doc.sha256, indicator_code=code,
+            year=_year(d, s_start, a), value=read.value, unit=codebook[code].unit, raw=read.raw,
+            raw_unit=read.raw_unit, line=line, quote=_quote(d, s_start, a, b), status=read.status,
+            method="prose", qualifier=read.qualifier, flag=read.flag, label=d.text[label_span[0]:label_span[1]],
+            entity=entity, locator=doc.locator(line), extractor_version=version,
+        ))
+        return True
+
+    def follow_ons(code: str, label_span: tuple[int, int], after: int, limit: int) -> None:
+        share = pats.shares.get(code)
+        if share:
+            sm = m.share_re.match(d.mt, after, limit)
+            if sm:
+                emit(share, label_span, _share_reading(sm))
+        per = pats.per_student.get(code)
+        if per:
+            pm = m.companion_re.match(d.mt, after, limit)
+            if pm and m.accepts(code, pm.group("unit")) is None:
+                emit(per, label_span, _Reading((pm.start("num"), pm.end("num")),
+                                               (pm.start("unit"), pm.end("unit")), pm.group("unit"), "exact",
+                                               pm.end()))
+
+    for start, end, key in _label_matches(m, d.mt):
+        limit = min(d.sentence_end(end), end + _WINDOW)
+        for code, position in m.index[key]:
+            if position != "after":
+                reading = m.read_after(d.mt, end, limit)
+                if reading and position == "closed" and not _closes(d.mt, reading.end):
+                    reading = None
+                if reading and emit(code, (start, end), reading):
+                    follow_ons(code, (start, end), reading.end, d.sentence_end(reading.end))
+                    break
+                share = pats.shares.get(code)
+                sm = m.direct_share_re.match(d.mt, end, limit) if share else None
+                if sm and emit(share, (start, end), _share_reading(sm)):
+                    break
+            else:
+                reading = m.read_before(d.mt, start, d.sentence_start(start))
+                if reading and emit(code, (start, end), reading):
+                    break
+    _context_values(m, d, pats, emit)
+    return out
+
+
+def _share_reading(sm: re.Match) -> _Reading:
+    return _Reading(sm.span("num"), sm.span("unit"), "%", "exact", sm.end())
+
+
+def read_value(text: str, code: str, codebook: Codebook, *,
+               patterns: ProsePatterns | None = None) -> ValueReading | None:
+    """Read the number that follows a label of ``code`` in ``text`` ('为 3300 余名', '16.85: 1',
+    '（元/生）13782.66'), converted to the code's unit; None when no number with a unit the code takes follows."""
+    pats = patterns or _patterns_for(codebook)
+    m = _matcher(codebook, pats)
+    mt = match_form(text)
+    reading = m.read_after(mt, 0, len(mt))
+    return m.value_of(code, text, reading) if reading else None
+
+
+def _closes(mt: str, pos: int) -> bool:
+    rest = mt[pos:pos + 3].lstrip(" ")
+    return not rest or rest[0] in _CLOSERS
+
+
+def _excluded(pats: ProsePatterns, code: str, d: _Doc, first: int, last: int, s_start: int) -> bool:
+    """Words that make a match about something else: in the clause before the label ('高中阶段招生'), in the
+    clause around it ('拟', '新建'), or anywhere in the sentence before it (per code: '综合高中 … 招生')."""
+    clause_before, clause_after = d.clause(first, last)
+    before = [*pats.exclude_before.get("*", []), *pats.exclude_before.get(code, [])]
+    if any(w in clause_before for w in before):
+        return True
+    if any(w in clause_before + clause_after for w in pats.exclude_clause):
+        return True
+    sentence = [*pats.exclude_sentence.get("*", []), *pats.exclude_sentence.get(code, [])]
+    return any(w in d.mt[s_start:first] for w in sentence)
+
+
+def _label_matches(m: _Matcher, mt: str):
+    """(start, end, index key) of every label occurrence, longest at each start, nested ones dropped."""
+    found = []
+    for lm in m.label_re.finditer(mt):
+        text = lm.group(1)
+        key = m.by_bare.get(text.replace('"', ""))
+        if key is None or key not in m.index:
+            key = text if text in m.index else None
+        if key is None:
+            continue
+        found.append((lm.start(), lm.start() + len(text), key))
+    kept, reach = [], -1
+    for start, end, key in found:
+        if end <= reach:
+            continue  # inside a longer label ('"双师型"教师比例' within '高级"双师型"教师比例')
+        kept.append((start, end, key))
+        reach = max(reach, end)
+    return kept
+
+
+def _context_values(m: _Matcher, d: _Doc, pats: ProsePatterns, emit) -> None:
+    """Short labels ('二等奖') read as a code only after their context ('自治区职业院校技能大赛') in the sentence,
+    with no other contest of the kind (same last character, '赛') named in between."""
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    for code, short, context in pats.context_labels:
+        wanted.setdefault(match_form(short), []).append((code, match_form(context)))
+    for cm in m.context_re.finditer(d.mt):
+        start, end = cm.span()
+        s_start = d.sentence_start(start)
+        before = d.mt[s_start:start]
+        for code, context in wanted.get(cm.group(), []):
+            k = before.rfind(context)
+            if k < 0 or context[-1] in before[k + len(context):]:
+                continue
+            reading = m.read_after(d.mt, end, min(d.sentence_end(end), end + _WINDOW))
+            if reading and emit(code, (start, end), reading):
+                break
