@@ -6,18 +6,18 @@
 The report is 000 (xinjiang) with its body repeated until the file reaches the size and its annex tables
 once at the end (tests/fixtures/hostile/make_inputs.py: inflate); it is registered in a temporary copy of
 data/, so the checkout is untouched. Prints each progress step with the seconds since the previous one, the
-total, the peak resident memory of the `vqr db` process, and the same for the unmodified data as a baseline.
+total and the peak resident memory of the `vqr db` process (with --baseline, first for the unmodified data).
 
-Measured on the 2-core development machine while other builds ran (so seconds are rough), 22 Nov 2025:
+Measured on the 2-core development machine while other builds ran (so seconds are rough):
 
-    size     read   extract (that report)   load+validate+write   total    peak RSS
-    10 MB    1.1s   3.9s                    9.8s                  15s      422 MB
-    50 MB    1.3s   23s                     199s                  225s     1784 MB
+    size     read   extract (that report)   load+validate+write   total       peak RSS
+    10 MB    1.1s   3.9s                    9.8s                  15s         422 MB
+    50 MB    1.3s   ~11-23s                 62-199s               75-225s     1784 MB
 
 Where it goes (profiled in-process at 50 MB): reading, hashing and decoding the file add ~105 MB and ~1.5s;
 ``SourceDocument.logical`` (textnorm.logical_text keeps a Python list of one-character strings plus a list of
 line numbers, per character) adds ~1.5 GB; validate's pairwise conflict check is quadratic in the statements
-per (report, code, year), which a repeated body makes large — it is the 199s.
+per (report, code, year), which a repeated body makes large — most of the load+validate time.
 """
 
 from __future__ import annotations

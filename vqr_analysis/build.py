@@ -166,9 +166,11 @@ def data_digests(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
         GROUP BY m.region
         """
     ).fetchall()
+    # Labels, units and definitions are shown next to every value: a codebook edit reaches every view.
+    codebook = con.sql("SELECT md5(string_agg(CAST(indicators AS VARCHAR), '\n' ORDER BY code)) FROM indicators").fetchall()[0][0]
     report_digest = dict(report_rows)
     peers = dict(peers_rows)
-    out = {region: {"own": _hash(digest, report_digest.get(region)), "peers": peers.get(region) or ""}
+    out = {region: {"own": _hash(digest, report_digest.get(region), codebook), "peers": peers.get(region) or ""}
            for region, digest in own_rows}
     out["__all__"] = {"all": _hash(sorted((k, v) for k, v in out.items()))}
     return out
@@ -288,11 +290,11 @@ class _Build:
             try:
                 digests = data_digests(con)
                 db_snapshot = con.execute(
-                    "SELECT snapshot_id FROM runs WHERE kind='db' ORDER BY finished_at DESC LIMIT 1").fetchone()
+                    "SELECT snapshot_id FROM runs WHERE kind='db' ORDER BY finished_at DESC LIMIT 1").fetchall()
             finally:
                 con.close()
             if db_snapshot:
-                self.snapshot = db_snapshot[0]
+                self.snapshot = db_snapshot[0][0]
             for phase, fn in (("notebooks", self._notebooks), ("site", self._site), ("briefs", self._briefs)):
                 if phase in selected:
                     current_phase = phase
@@ -410,8 +412,6 @@ class _Build:
         self._notebooks_dir = out
 
     def _site(self, result: PhaseResult, digests: dict) -> None:
-        from . import site as site_mod
-
         notebooks_dir = getattr(self, "_notebooks_dir", None) or self.opts.build / "notebooks"
         # The snapshot is in the key because every page shows it (via assets/build-info.js).
         key = _hash(digests, self.snapshot, _tree_hash(notebooks_dir), code_fingerprint(_SITE_CODE),
@@ -421,6 +421,8 @@ class _Build:
         if not self.opts.force and self.state.get("site", {}).get("key") == key and self.opts.site.is_dir():
             result.reused.append("site")
             return
+        from . import site as site_mod  # imported only when rendering: nbformat's import alone costs ~1 s
+
         out = self._stage_site(copy_live=False)
         renderer = site_mod.build_site(db_path=self.stage_db or self.opts.db_path, notebooks_dir=notebooks_dir,
                                        out_dir=out, renderer=self.opts.renderer)
@@ -444,8 +446,6 @@ class _Build:
         return self._site_dir
 
     def _briefs(self, result: PhaseResult, digests: dict) -> None:
-        from . import briefs as briefs_mod
-
         code = code_fingerprint(_BRIEF_CODE)
         todo, keys = [], {}
         for region in self._regions():
@@ -464,9 +464,12 @@ class _Build:
             else:
                 todo.append(region)
         if todo:
+            from . import briefs as briefs_mod  # imported only when typesetting
+
             out = self._stage_site(copy_live=True) / "briefs"
             out.mkdir(parents=True, exist_ok=True)
-            written = briefs_mod.build_briefs(db_path=self.stage_db or self.opts.db_path, out_dir=out, regions=todo)
+            written = briefs_mod.build_briefs(db_path=self.stage_db or self.opts.db_path, out_dir=out, regions=todo,
+                                              base=self.opts.data)
             for path in written:
                 region = Path(path).stem
                 self.cache.put("briefs", region, keys[region], ".pdf", Path(path))
