@@ -35,6 +35,7 @@ from .db import (
 )
 from .errors import VqrError
 from .paths import build_dir, data_dir, default_db_path, project_root, site_dir
+from .registry import check_output_dir, check_output_path
 
 __all__ = ["PHASES", "BuildOptions", "BuildResult", "run_build", "data_digests"]
 
@@ -74,6 +75,10 @@ class BuildOptions:
         for name in (self.only, self.start):
             if name and name not in PHASES:
                 raise VqrError(f"unknown phase {name!r}; phases: {', '.join(PHASES)}")
+        # Outputs are replaced as a whole: refuse any that would overwrite the inputs.
+        check_output_path(self.db_path, suffixes=(".duckdb", ".db"), base=self.data, what="database")
+        check_output_dir(self.site, base=self.data, what="site")
+        check_output_dir(self.build, base=self.data, what="build folder")
         return self
 
     def selected(self) -> list[str]:
@@ -271,16 +276,14 @@ class _Build:
     def run(self) -> BuildResult:
         started = time.time()
         selected = self.opts.selected()
-        current_phase = "registry"
+        self.current = "registry"
         try:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging.mkdir(parents=True)
-            current_phase = "registry"
             inputs = self._timed("registry", lambda r: self._registry(r))
             self.snapshot = snapshot_id(inputs.hashes)
             if any(p in selected for p in ("extract", "validate", "database")):
                 observations, unmapped = self._timed("extract", lambda r: self._extract(r, inputs))
-                current_phase = "database"
                 self._timed("database", lambda r: self._database(r, inputs, observations, unmapped))
             elif not self.opts.db_path.is_file():
                 raise VqrError("no database to build from; run `vqr build` without --only/--from first",
@@ -297,15 +300,14 @@ class _Build:
                 self.snapshot = db_snapshot[0][0]
             for phase, fn in (("notebooks", self._notebooks), ("site", self._site), ("briefs", self._briefs)):
                 if phase in selected:
-                    current_phase = phase
                     self._timed(phase, lambda r, fn=fn: fn(r, digests))
             published = self._publish(started)
         except VqrError as exc:
             self._discard()
-            raise VqrError(f"build failed in phase '{current_phase}': {exc}") from None
+            raise VqrError(f"build failed in phase '{self.current}': {exc}") from None
         except Exception as exc:
             self._discard()
-            raise VqrError(f"build failed in phase '{current_phase}': {exc.__class__.__name__}: {exc}") from exc
+            raise VqrError(f"build failed in phase '{self.current}': {exc.__class__.__name__}: {exc}") from exc
         counts = flags = None
         if self.db_summary is not None:
             counts, flags = self.db_summary.counts, self.db_summary.flags
@@ -314,6 +316,7 @@ class _Build:
 
     def _timed(self, name: str, fn):
         result = self.phases.setdefault(name, PhaseResult(name))
+        self.current = name
         self.say(name, "started")
         t = time.perf_counter()
         value = fn(result)

@@ -26,7 +26,8 @@ from .errors import VqrError
 from .extract import EXTRACTOR_VERSION, extract_document
 from .model import OBSERVATION_COLUMNS, STATUSES, Observation, observations_frame
 from .paths import data_dir, default_db_path
-from .registry import Report, load_registry
+from .formats import reader_versions
+from .registry import INPUT_FILES, Report, load_registry
 from .sources import SourceDocument, load_document
 from .corrections import apply_corrections, load_corrections
 from .validate import QUALITY_FLAG_COLUMNS, run_checks
@@ -95,7 +96,7 @@ def read_inputs(base: Path | None = None, *, progress: Callable[[str], None] | N
         # load_document reports its own progress (file size; pages of a long PDF).
         documents.append(load_document(report, base, progress=progress))
     hashes = {f"report:{d.report.id}": d.sha256 for d in documents}
-    for name in ("reports.toml", "indicators.csv", "corrections.csv", "prose_patterns.csv"):
+    for name in INPUT_FILES:
         hashes[name] = _file_hash(base / name)
     return Inputs(reports, codebook, documents, hashes, base)
 
@@ -211,6 +212,8 @@ def extraction_key(doc: SourceDocument, inputs: Inputs) -> str:
     h = hashlib.sha256()
     h.update(f"{doc.sha256}|{inputs.hashes['indicators.csv']}|{inputs.hashes['prose_patterns.csv']}|"
              f"{EXTRACTOR_VERSION}|{code_fingerprint(_EXTRACTION_CODE)}".encode())
+    if doc.path.suffix.lower() in (".pdf", ".docx"):  # their text (and cited lines) depend on the readers
+        h.update(json.dumps(reader_versions(), sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
