@@ -141,3 +141,17 @@ def test_cli_db_query_and_error_line(tmp_path):
     exp = subprocess.run(env_cmd + ["export", "--format", "parquet", "-o", str(tmp_path / "o.parquet"), "--db", str(db)],
                          capture_output=True, text=True, cwd=ROOT)
     assert exp.returncode == 0 and (tmp_path / "o.parquet").stat().st_size > 0
+
+
+def test_every_code_is_used_or_deliberately_unused(db_con, codebook):
+    """A code no report fills must be listed, with a reason, in data/codebook_unused.csv — and only then."""
+    import csv
+
+    with (DATA / "codebook_unused.csv").open(encoding="utf-8", newline="") as fh:
+        unused = {row["code"]: row["reason"] for row in csv.DictReader(fh)}
+    used = {r[0] for r in db_con.execute("SELECT DISTINCT indicator_code FROM observations").fetchall()}
+    assert all(reason.strip() for reason in unused.values())
+    assert set(unused) <= {i.code for i in codebook}, "unknown code in codebook_unused.csv"
+    assert not (set(unused) & used), f"listed as unused but extracted: {sorted(set(unused) & used)}"
+    never = {i.code for i in codebook} - used - set(unused)
+    assert not never, f"codes no report fills and not listed as deliberately unused: {sorted(never)}"
