@@ -34,7 +34,7 @@ from .db import (
     temp_db_path, write_database,
 )
 from .errors import VqrError
-from .paths import build_dir, data_dir, default_db_path, project_root, site_dir
+from .paths import build_dir, data_dir, default_db_path, project_root, replace_dir, site_dir
 from .registry import check_output_dir, check_output_path
 
 __all__ = ["PHASES", "BuildOptions", "BuildResult", "run_build", "data_digests"]
@@ -508,10 +508,10 @@ class _Build:
             self.stage_db = None
         site_out = getattr(self, "_site_dir", None)
         if site_out is not None:
-            _swap_dir(site_out, self.opts.site)
+            replace_dir(site_out, self.opts.site)
         nb_out = getattr(self, "_notebooks_dir", None)
         if nb_out is not None:
-            _swap_dir(nb_out, self.opts.build / "notebooks")
+            replace_dir(nb_out, self.opts.build / "notebooks")
         shutil.rmtree(self.staging, ignore_errors=True)
         self._save_state()
         return True
@@ -533,13 +533,3 @@ class _Build:
         shutil.rmtree(self.staging, ignore_errors=True)
         if getattr(self, "_site_dir", None) is not None:
             shutil.rmtree(self._site_dir, ignore_errors=True)
-
-
-def _swap_dir(new: Path, target: Path) -> None:
-    """Replace ``target`` by ``new``: two renames on one filesystem; the old copy is removed afterwards."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)

@@ -7,9 +7,10 @@ notebooks and the tests agree. ``VQR_DB`` overrides the database path, ``VQR_DAT
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
-__all__ = ["project_root", "data_dir", "default_db_path", "build_dir", "site_dir"]
+__all__ = ["project_root", "data_dir", "default_db_path", "build_dir", "site_dir", "replace_dir"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -45,3 +46,19 @@ def build_dir() -> Path:
 def site_dir() -> Path:
     env = os.environ.get("VQR_SITE_DIR")
     return Path(env).resolve() if env else project_root() / "site"
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Put folder ``new`` in place of ``target`` (same filesystem): two renames, the old copy removed only once
+    the new one is in, and restored if the second rename fails. Readers never see a half-written folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        if old.exists():
+            os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -42,7 +42,7 @@ from markupsafe import Markup
 
 from .analysis import connect
 from .errors import VqrError
-from .paths import build_dir, default_db_path, project_root, site_dir
+from .paths import build_dir, default_db_path, project_root, replace_dir, site_dir
 from .site_pages import (
     CHART_FONT, SiteData, chart_figure, csv_with_codebook, data_fragments, load_site_data,
     region_values_fragment, template_env,
@@ -557,21 +557,9 @@ def build_site(db_path: Path | None = None, notebooks_dir: Path | None = None, o
             raise VqrError(f"{name} renderer did not produce {', '.join(absent)}")
         if (out_dir / "briefs").is_dir():
             shutil.copytree(out_dir / "briefs", rendered / "briefs")
-        _swap(rendered, out_dir)
+        replace_dir(rendered, out_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return SiteResult(out_dir, name, reason, pages, time.perf_counter() - started, timings)
 
 
-def _swap(new: Path, target: Path) -> None:
-    """Put ``new`` in place of ``target``: two renames, the old site removed only once the new one is in."""
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        if old.exists():
-            os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
