@@ -156,17 +156,20 @@ def test_two_year_change_without_two_years_says_so(built_db, all_values):
     if single.is_empty():
         pytest.skip("every report states two years")
     spec = charts.to_spec(charts.two_year_change(vqr.values(single.item(0, "region"), db=built_db)))
-    assert _datasets(spec) == [] and "没有可显示的数据" in json.dumps(spec, ensure_ascii=False)
+    assert _datasets(spec) == [] and "报告没有给出两个学年的数值" in json.dumps(spec, ensure_ascii=False)
+    assert "（→）" not in json.dumps(spec, ensure_ascii=False)  # no title with empty years
 
 
 def test_graduate_destinations_shares_add_up(built_db):
     frame = vqr.compare(charts.DESTINATION_CODES, db=built_db)
     spec = charts.to_spec(charts.graduate_destinations(frame))
-    parts = [r for r in _datasets(spec) if "share" in r]
+    # The chart stacks the counts normalised; the tooltip's share text is what a reader sees (one decimal).
+    parts = [r for r in _datasets(spec) if "share_text" in r]
     if not parts:
         pytest.skip("no report states the three-sector breakdown")
-    for region in {r["region"] for r in parts}:
-        assert sum(r["share"] for r in parts if r["region"] == region) == pytest.approx(100)
+    for region in {r["region_label"] for r in parts}:
+        shares = [float(r["share_text"].rstrip("%")) for r in parts if r["region_label"] == region]
+        assert sum(shares) == pytest.approx(100, abs=0.15)
 
 
 def test_bad_inputs_are_clear_errors(built_db, mixed_code):
@@ -199,3 +202,78 @@ def test_highlight_marks_one_region(built_db, registry):
     labels = {r["region_label"] for r in _datasets(spec)}
     assert f"▶ {registry[1].region_zh}" in labels
     assert not any(label.startswith("▶") for label in labels - {f"▶ {registry[1].region_zh}"})
+
+
+# ------------------------------------------------------------------------------------------- page weight
+
+
+def _field_refs(spec: dict) -> set[str]:
+    """Fields named by encodings and tooltips (test-side reading of the spec, independent of charts.py)."""
+    return {n["field"] for n in _walk(spec) if isinstance(n, dict) and isinstance(n.get("field"), str)}
+
+
+def _normalised_svg(spec: dict) -> str:
+    import re
+
+    import vl_convert as vlc
+
+    # vl-convert numbers clip paths and gradients per process, not per chart.
+    svg = vlc.vegalite_to_svg(spec, vl_version=charts._vl_version(), allowed_base_urls=[])
+    return re.sub(r"(clip|gradient_)\d+", r"\1", svg)
+
+
+def test_trimmed_charts_draw_exactly_what_the_full_data_draws(builders):
+    """Cutting the inline data to the used fields changes nothing a reader sees (SVG incl. aria labels)."""
+    for name, chart in builders["zh"].items():
+        full, trimmed = chart.to_dict(), charts.to_spec(chart)
+        assert _normalised_svg(trimmed) == _normalised_svg(full), name
+        assert len(json.dumps(trimmed)) <= len(json.dumps(full)), name
+
+
+def test_trimmed_data_keeps_encoded_and_tooltip_fields_only(builders):
+    derived = {"zero", "label_x", "part_order"}  # made by calculate transforms inside the spec
+    for lang, made in builders.items():
+        for name, chart in made.items():
+            spec = charts.to_spec(chart)
+            rows = _datasets(spec)
+            if not rows:
+                continue
+            columns = set().union(*rows)
+            used = _field_refs(spec) - derived
+            assert used <= columns, (lang, name, used - columns)
+            # Only what is drawn, shown on hover or filtered on, plus the code and number the site's CSV needs.
+            assert columns - used <= {"indicator_code", "value", "present", "focal"}, (lang, name, columns - used)
+            assert not columns & {"report_id", "region", "level", "unit", "label", "quote"}, (lang, name)
+
+
+def test_provenance_tooltip_survives_trimming(builders):
+    for name, chart in builders["zh"].items():
+        spec = charts.to_spec(chart)
+        tips = {t["field"] for n in _walk(spec) if isinstance(n, dict) and isinstance(n.get("tooltip"), list)
+                for t in n["tooltip"]}
+        reported = [r for r in _datasets(spec) if r.get("present", True) and "source" in r]
+        if reported:
+            assert {"quote_short", "source"} <= tips, name
+            assert all(":" in r["source"] and r["quote_short"] for r in reported), name
+
+
+def test_region_vs_others_embeds_only_reported_values(builders):
+    rows = _datasets(charts.to_spec(builders["zh"]["vs"]))
+    assert rows and all(r["value"] is not None for r in rows)
+
+
+def test_renderer_output_is_trimmed_too(builders):
+    bundle = builders["zh"]["vs"]._repr_mimebundle_()
+    bundle = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert bundle[charts.VEGALITE_MIMETYPE]["datasets"] == charts.to_spec(builders["zh"]["vs"])["datasets"]
+
+
+def test_every_codebook_unit_reads_in_english(codebook):
+    """lang='en' never leaves a Chinese unit after a number."""
+    import re
+
+    units = sorted({indicator.unit for indicator in codebook})
+    assert units
+    frame = pl.DataFrame({"value": [1.5] * len(units), "unit": units})
+    texts = frame.select(charts.value_text(lang="en")).to_series().to_list()
+    assert not [t for t in texts if re.search(r"[\u4e00-\u9fff]", t)]

@@ -74,7 +74,50 @@ def test_notebooks_carry_narrative():
         cells = nbformat.read(NOTEBOOKS / name, as_version=4).cells
         markdown = [c for c in cells if c.cell_type == "markdown"]
         assert len(markdown) >= 5 and markdown[0].source.startswith("# ")
-        assert any("not reported" in c.source or "未报告" in c.source for c in markdown)
+        assert any("not reported" in c.source for c in markdown) and any("未报告" in c.source for c in markdown)
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ENGLISH = re.compile(r"[A-Za-z]+(?:[ '-][A-Za-z]+){3,}")  # four English words in a row: an English sentence
+
+
+@pytest.mark.parametrize("name", [nbrun.REGION_NOTEBOOK, nbrun.COMPARISON_NOTEBOOK])
+def test_narrative_is_chinese_first_then_english(name):
+    """Every markdown cell says it in Chinese, then in English (this is a Chinese-first product)."""
+    for cell in nbformat.read(NOTEBOOKS / name, as_version=4).cells:
+        if cell.cell_type != "markdown":
+            continue
+        text = re.sub(r"`[^`]*`", "", cell.source)  # code spans are neither language
+        chinese, english = _CJK.search(text), _ENGLISH.search(text)
+        assert chinese and english, cell.source[:80]
+        assert chinese.start() < english.start(), cell.source[:80]
+        # Chinese paragraphs are not hard-wrapped: a line break between Chinese characters renders as a space.
+        assert not re.search(r"[\u4e00-\u9fff，。；：、）]\n[\u4e00-\u9fff（“]", text), cell.source[:80]
+
+
+@pytest.mark.parametrize("name", [nbrun.REGION_NOTEBOOK, nbrun.COMPARISON_NOTEBOOK])
+def test_how_to_run_is_for_jupyterlab_only(name):
+    """The 'How to run' cell is tagged remove-cell: JupyterLab shows it, the site's renderer drops it."""
+    from vqr_analysis.site import notebook_body
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    how = [c for c in nb.cells if "How to run" in c.source]
+    assert len(how) == 1 and how[0].metadata.get("tags") == ["remove-cell"]
+    _, body = notebook_body(NOTEBOOKS / name)
+    assert "How to run" not in body and "如何运行" not in body
+    assert nb.cells[0].source.splitlines()[0][2:] in body  # the rest of the narrative stays
+
+
+def test_site_staging_drops_remove_cell_for_both_renderers(tmp_path):
+    """Quarto honours remove-cell on code cells only; the site drops tagged cells before either renderer."""
+    from vqr_analysis.site import _stage_notebook
+
+    staged = tmp_path / "staged.ipynb"
+    _stage_notebook(NOTEBOOKS / nbrun.REGION_NOTEBOOK, staged, title="t", label=None, page="regions/x", depth=1,
+                    before=[], after=[], codebook=pl.DataFrame(), csv_files={})
+    cells = nbformat.read(staged, as_version=4).cells
+    assert not any("How to run" in c.source for c in cells)
+    assert any("Where the numbers come from" in c.source for c in cells)
 
 
 def test_kernel_is_the_running_interpreter():
@@ -170,8 +213,10 @@ def test_region_profile_shows_the_regions_real_values(executed):
         assert row["label"] in text
         assert f"{row['line']}" in text
     # Charts: the Vega-Lite JSON and its SVG rendering are both kept as outputs.
-    assert "application/vnd.vegalite.v6+json" in nbformat.read(
-        executed["out"] / "regions" / f"{executed['region']}.ipynb", as_version=4).cells[7].outputs[0].data
+    nb = nbformat.read(executed["out"] / "regions" / f"{executed['region']}.ipynb", as_version=4)
+    charts = [o.data for c in nb.cells for o in c.get("outputs", [])
+              if "application/vnd.vegalite.v6+json" in o.get("data", {})]
+    assert len(charts) >= 4 and all("image/svg+xml" in data for data in charts)
 
 
 @pytest.mark.slow
@@ -179,6 +224,32 @@ def test_comparison_shows_all_regions(executed, registry):
     text = _text_outputs(executed["out"] / "compare.ipynb")
     for report in registry:
         assert report.region_zh in text and report.subject_en in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["region", "compare"])
+def test_tables_are_readable_not_polars_reprs(executed, which):
+    output = f"regions/{executed['region']}.ipynb" if which == "region" else "compare.ipynb"
+    path = executed["out"] / output
+    tables = [o.data for c in nbformat.read(path, as_version=4).cells for o in c.get("outputs", [])
+              if "vqr-dt" in o.get("data", {}).get("text/html", "")]
+    assert len(tables) >= 2
+    for data in tables:
+        html, plain = data["text/html"], data["text/plain"]
+        assert 'class="dataframe"' not in html and "shape: (" not in html + plain
+        assert not re.search(r"<td>(str|i32|i64|f64|u32)</td>", html) and ">null<" not in html
+        assert "/ Indicator" in plain or "/ Subject" in plain  # bilingual headers (lang='zh')
+    assert any("未报告 / not reported" in d["text/html"] for d in tables)
+
+
+@pytest.mark.slow
+def test_re_execution_is_byte_identical(executed, tmp_path):
+    """The incremental build relies on it: same inputs, same notebook bytes."""
+    again = tmp_path / "again"
+    nbrun.run_notebooks(executed["db"], again, regions=[executed["region"]], comparison=False, jobs=1,
+                        record=False)
+    name = f"regions/{executed['region']}.ipynb"
+    assert (again / name).read_bytes() == (executed["out"] / name).read_bytes()
 
 
 def _broken_source(tmp_path):

@@ -42,7 +42,8 @@ __all__ = ["PHASES", "BuildOptions", "BuildResult", "run_build", "data_digests"]
 PHASES = ("registry", "extract", "validate", "database", "notebooks", "site", "briefs")
 
 # What each downstream unit's code is (its hash is part of the unit's key).
-_NOTEBOOK_CODE = ("analysis.py", "charts.py", "notebooks.py", "fonts.py", "registry.py", "db.py")
+_NOTEBOOK_CODE = ("analysis.py", "charts.py", "display.py", "site_pages.py", "validate.py", "notebooks.py", "fonts.py",
+                  "registry.py", "db.py")
 _SITE_CODE = ("site.py", "site_pages.py", "templates", "static", "analysis.py", "charts.py")
 _BRIEF_CODE = ("briefs.py", "templates/brief.typ", "analysis.py", "charts.py", "fonts.py", "extract/sections.py")
 

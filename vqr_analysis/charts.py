@@ -14,7 +14,9 @@ Conventions shared by all builders:
   ``file:line``.
 * When the plotted values mix education levels (higher vs secondary vocational) or data years, the chart's
   subtitle says so.
-* Data is embedded inline in the spec; no chart refers to an outside URL.
+* Data is embedded inline in the spec; no chart refers to an outside URL. Every output (``to_spec``, the
+  notebook renderer, SVG/PNG) carries only the fields the chart encodes or shows in its tooltip, plus the
+  indicator code and number that the site's CSV of the chart needs.
 
 Importing this module registers and enables the ``vqr`` theme and the ``vqr`` renderer (Vega-Lite JSON for
 pages that ship the Vega runtime, plus a static SVG drawn by vl-convert for JupyterLab and nbconvert).
@@ -22,6 +24,7 @@ pages that ship the Vega runtime, plus a static SVG drawn by vl-convert for Jupy
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -33,7 +36,7 @@ from .errors import VqrError
 __all__ = [
     "indicator_across_regions", "region_vs_others", "two_year_change", "teacher_structure",
     "graduate_destinations", "satisfaction_panel", "to_svg", "to_png", "to_spec", "comparability_note",
-    "format_number", "VEGALITE_MIMETYPE",
+    "format_number", "value_text", "VEGALITE_MIMETYPE",
     "HEADLINE_CODES", "TEACHER_SHARE_CODES", "TEACHER_SUBJECT_CODES", "TEACHER_CODES", "DESTINATION_CODES",
     "SATISFACTION_CODES",
     "FONT", "LANGS",
@@ -73,6 +76,8 @@ _HIGHLIGHT_MARK = "▶ "  # prefixed to the region a profile is about, in every 
 _UNITS_EN = {
     "人": "", "个": "", "门": "", "项": "", "本": "", "所": "", "人次": "", "万元": "×10k yuan", "元": "yuan",
     "元/生": "yuan/student", "个/生": "/student", "学时": "hours", "课时": "periods", "人日": "person-days",
+    "台": "", "册": "volumes", "册/生": "volumes/student", "平方米": "m²", "平方米/生": "m²/student",
+    "元/生/年": "yuan/student/year",
 }
 
 _TEXT = {
@@ -87,7 +92,8 @@ _TEXT = {
         "vs_note": "每行一个指标；彩色圆点为{region}，灰色为其他地区",
         "change_axis": "变化率（%）", "change_title": "{region}：两年变化（{y0}→{y1}）",
         "change_note": "显示变化最大的 {n} 个指标（共 {total} 个有两年数据）",
-        "no_base": "基数为零，无法计算", "change": "变化率",
+        "no_base": "基数为零，无法计算", "change": "变化率", "change_head": "两年变化",
+        "no_two_years": "报告没有给出两个学年的数值",
         "teacher_title": "师资结构", "teacher_shares": "教师队伍结构比例（%）",
         "teacher_ratio": "生师比", "teacher_subjects": "专任教师中思政、体育、美育教师构成",
         "other_teachers": "其他专任教师", "count": "人数", "share": "占比",
@@ -106,7 +112,8 @@ _TEXT = {
         "vs_note": "One row per indicator; coloured dot = {region}, grey = other regions",
         "change_axis": "Change (%)", "change_title": "{region}: change {y0}→{y1}",
         "change_note": "The {n} largest changes of {total} indicators reported for both years",
-        "no_base": "base is zero, change undefined", "change": "Change",
+        "no_base": "base is zero, change undefined", "change": "Change", "change_head": "Two-year change",
+        "no_two_years": "No indicator is stated for two school years",
         "teacher_title": "Teaching staff structure", "teacher_shares": "Teaching-staff shares (%)",
         "teacher_ratio": "Student-teacher ratio",
         "teacher_subjects": "Full-time teachers: ideological, PE and arts teachers",
@@ -143,16 +150,64 @@ def _vqr_theme() -> alt.theme.ThemeConfig:
 # ------------------------------------------------------------------------------------------------ renderer
 
 
-def to_spec(chart: alt.TopLevelMixin) -> dict:
-    """The chart's Vega-Lite spec (theme applied, data inline)."""
-    return chart.to_dict()
+def to_spec(chart: alt.TopLevelMixin | dict) -> dict:
+    """The chart's Vega-Lite spec (theme applied, data inline, trimmed to the fields the chart uses)."""
+    return _trim_data(chart if isinstance(chart, dict) else chart.to_dict())
+
+
+# Fields kept in every chart's data although no mark encodes them: the site writes each chart's rows to a CSV
+# that joins the codebook on the indicator code, and a reader of that CSV wants the number, not only its text.
+_DATA_KEYS = frozenset({"indicator_code", "value"})
+_FIELD_KEYS = ("field", "lookup", "key", "pivot")  # a field name as a string
+_FIELD_LIST_KEYS = ("groupby", "fields", "fold")  # field names as a list
+_DATUM_REF = re.compile(r"""datum(?:\.([A-Za-z_$][\w$]*)|\[\s*["']([^"']+)["']\s*\])""")
+
+
+def _used_fields(spec: dict) -> set[str]:
+    """Every data field a spec refers to: encodings and tooltips, sorts, aggregates, and ``datum.x`` in the
+    expressions of filters, calculations and conditions."""
+    used: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "datasets":
+                    continue
+                if key in _FIELD_KEYS and isinstance(value, str):
+                    used.add(value)
+                elif key in _FIELD_LIST_KEYS and isinstance(value, list):
+                    used.update(v for v in value if isinstance(v, str))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str) and "datum" in node:
+            used.update(dot or bracket for dot, bracket in _DATUM_REF.findall(node))
+
+    walk(spec)
+    return used
+
+
+def _trim_data(spec: dict) -> dict:
+    """The spec with each inline dataset cut to the fields the chart uses (plus ``_DATA_KEYS``).
+
+    Builders hand Altair whole display frames; without this every page would carry each row's every column
+    (a region page embedded ~17 fields per row where a chart draws ~9). Idempotent; the input is not changed.
+    """
+    datasets = spec.get("datasets")
+    if not datasets:
+        return spec
+    keep = _used_fields(spec) | _DATA_KEYS
+    return {**spec, "datasets": {name: [{k: v for k, v in row.items() if k in keep} for row in rows]
+                                 for name, rows in datasets.items()}}
 
 
 def to_svg(chart: alt.TopLevelMixin | dict) -> str:
     """Render to an SVG string with vl-convert (no network: outside data URLs are refused)."""
     import vl_convert as vlc
 
-    spec = chart if isinstance(chart, dict) else to_spec(chart)
+    spec = to_spec(chart)
     return vlc.vegalite_to_svg(spec, vl_version=_vl_version(), allowed_base_urls=[])
 
 
@@ -160,7 +215,7 @@ def to_png(chart: alt.TopLevelMixin | dict, path: str | Path, *, scale: float = 
     """Render to a PNG file with vl-convert (system fonts, so Chinese labels use Noto Sans CJK)."""
     import vl_convert as vlc
 
-    spec = chart if isinstance(chart, dict) else to_spec(chart)
+    spec = to_spec(chart)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(vlc.vegalite_to_png(spec, vl_version=_vl_version(), scale=scale, allowed_base_urls=[]))
@@ -181,6 +236,7 @@ VEGALITE_MIMETYPE = f"application/vnd.vegalite.v{alt.SCHEMA_VERSION.lstrip('v').
 def _vqr_renderer(spec: dict, **_: object) -> dict:
     # JupyterLab 4 ships renderers only up to Vega-Lite 5, so the static SVG is what Lab (and plain nbconvert)
     # shows; the JSON is kept for pages that load the vendored Vega runtime and want interactive tooltips.
+    spec = _trim_data(spec)
     return {VEGALITE_MIMETYPE: spec, "image/svg+xml": to_svg(spec),
             "text/plain": "<chart: Vega-Lite spec with SVG rendering>"}
 
@@ -217,6 +273,25 @@ def format_number(value: float | None) -> str | None:
 _format_number = format_number  # older private name, still imported by the briefs
 
 
+def _unit_shown(unit: pl.Expr, lang: str) -> pl.Expr:
+    """The unit as a reader sees it: nothing for a bare ratio; in English, spelled out (counts need no word)."""
+    return unit.fill_null("").replace({"ratio": "", **(_UNITS_EN if lang == "en" else {})})
+
+
+def value_text(value: str | pl.Expr = "value", unit: str | pl.Expr = "unit", *, lang: str = "zh") -> pl.Expr:
+    """A value with its unit as text ('98.76%', '1,521 人', '20.05' for a ratio); NULL where the value is NULL.
+
+    The one rule for charts and tables (``display_table``): ``format_number``, '%' attached to the number in both
+    languages, any other unit after a space.
+    """
+    _t(lang)
+    value = pl.col(value) if isinstance(value, str) else value
+    unit = _unit_shown(pl.col(unit) if isinstance(unit, str) else unit, lang)
+    number = value.map_elements(format_number, return_dtype=pl.String)
+    return pl.when(value.is_not_null()).then(
+        pl.when(unit == "%").then(number + unit).otherwise((number + pl.lit(" ") + unit).str.strip_chars()))
+
+
 def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl.DataFrame:
     """Add display columns (labels in ``lang``, value text, tooltip source); mark the ``highlight`` region."""
     _require(frame, "region", "indicator_code", "value")
@@ -229,10 +304,6 @@ def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl
                 "line": pl.lit(None, pl.Int32), "report_id": pl.col("region")}
     f = f.with_columns([expr.alias(name) for name, expr in defaults.items() if name not in f.columns])
     present = pl.col("value").is_not_null()
-    value_text = pl.col("value").map_elements(format_number, return_dtype=pl.String)
-    # Units are shown after the number, except a bare ratio; '%' sticks to the number as usual in both languages.
-    unit_shown = pl.col("unit").fill_null("").replace({"ratio": "", **(_UNITS_EN if lang == "en" else {})})
-    unit = pl.when(unit_shown == "%").then(unit_shown).otherwise(pl.lit(" ") + unit_shown)
     return f.with_columns(
         present.alias("present"),
         pl.when((pl.col("region") == highlight) if highlight else pl.lit(False)).then(pl.lit(_HIGHLIGHT_MARK))
@@ -241,8 +312,7 @@ def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl
         pl.col("label_en" if lang == "en" else "label_zh").alias("indicator_label"),
         pl.col("level").replace_strict({"higher": t["higher"], "secondary": t["secondary"]}, default=pl.col("level"),
                                        return_dtype=pl.String).fill_null("").alias("level_label"),
-        pl.when(present).then((value_text + unit).str.strip_chars())
-        .otherwise(pl.lit(t["not_reported"])).alias("value_text"),
+        value_text(lang=lang).fill_null(t["not_reported"]).alias("value_text"),
         pl.coalesce(pl.col("year"), pl.col("data_year")).cast(pl.String).fill_null("").alias("year_text"),
         pl.when(pl.col("quote").str.len_chars() > _QUOTE_CHARS)
         .then(pl.col("quote").str.slice(0, _QUOTE_CHARS) + "…").otherwise(pl.col("quote"))
@@ -251,7 +321,7 @@ def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl
         .then(pl.concat_str([pl.col("source_file"), pl.col("line").cast(pl.String)], separator=":"))
         .otherwise(pl.lit("")).alias("source"),
         pl.col("status").fill_null("absent"),
-        unit_shown.alias("unit_shown"),
+        _unit_shown(pl.col("unit"), lang).alias("unit_shown"),
     )
 
 
@@ -411,7 +481,9 @@ def region_vs_others(frame: pl.DataFrame, region: str, *, lang: str = "zh", titl
     region_label = data.filter(pl.col("region") == region).item(0, "region_label")
     n_present = pl.col("present").sum().over("indicator_code")
     focal_present = (pl.col("present") & (pl.col("region") == region)).any().over("indicator_code")
-    data = data.filter((n_present >= min_regions) & focal_present).with_columns(
+    # Only reported values are drawn here (a missing one has no position on a relative scale), so only they
+    # are embedded.
+    data = data.filter((n_present >= min_regions) & focal_present & pl.col("present")).with_columns(
         (pl.col("value") / pl.col("value").abs().max().over("indicator_code")).alias("relative"),
         (pl.col("region") == region).alias("focal"),
     )
@@ -424,13 +496,12 @@ def region_vs_others(frame: pl.DataFrame, region: str, *, lang: str = "zh", titl
     base = alt.Chart(_slim(data, "relative", "focal"))
     y = alt.Y("indicator_label:N", title=None, sort=order)
     x = alt.X("relative:Q", title=t["relative_axis"], scale=alt.Scale(domain=[0, 1.05], nice=False))
-    reported = base.transform_filter("datum.present")
-    rule = reported.mark_rule(color="#d0d0d0").encode(x=alt.X("min(relative):Q"), x2="max(relative):Q", y=y)
-    others = reported.transform_filter("!datum.focal").mark_circle(size=70, color="#b7b7b7", opacity=0.9) \
+    rule = base.mark_rule(color="#d0d0d0").encode(x=alt.X("min(relative):Q"), x2="max(relative):Q", y=y)
+    others = base.transform_filter("!datum.focal").mark_circle(size=70, color="#b7b7b7", opacity=0.9) \
         .encode(x=x, y=y, tooltip=_tooltip(lang))
-    focal = reported.transform_filter("datum.focal").mark_circle(size=150, opacity=1).encode(
+    focal = base.transform_filter("datum.focal").mark_circle(size=150, opacity=1).encode(
         x=x, y=y, color=_level_colour(lang), tooltip=_tooltip(lang))
-    focal_text = reported.transform_filter("datum.focal").mark_text(align="left", dx=10, color="#333").encode(
+    focal_text = base.transform_filter("datum.focal").mark_text(align="left", dx=10, color="#333").encode(
         x=x, y=y, text="value_text:N")
     return alt.layer(rule, others, focal, focal_text).properties(
         width=width, height=alt.Step(22), title=_title(head, notes))
@@ -462,7 +533,7 @@ def two_year_change(frame: pl.DataFrame, region: str | None = None, *, lang: str
         mine = mine.filter((pl.col("year") == pl.col("ys").list.first()) | (pl.col("year") == pl.col("ys").list.last()))
         charts.append(_change_panel(mine, reg, lang, title=title, top=top, width=width))
     if not charts:
-        return _empty(t["empty"], title or t["change_title"].format(region="", y0="", y1="").strip("：: "))
+        return _empty(t["no_two_years"], title or t["change_head"])
     return charts[0] if len(charts) == 1 else alt.vconcat(*charts, spacing=28)
 
 

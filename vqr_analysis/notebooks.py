@@ -33,7 +33,7 @@ from .paths import build_dir, default_db_path, project_root
 
 __all__ = [
     "NotebookUnit", "NotebookRun", "run_notebooks", "execute_units", "notebook_units", "notebook_dir",
-    "notebook_parameters", "REGION_NOTEBOOK", "COMPARISON_NOTEBOOK", "KERNEL_NAME", "overview", "show",
+    "notebook_parameters", "REGION_NOTEBOOK", "COMPARISON_NOTEBOOK", "KERNEL_NAME",
 ]
 
 REGION_NOTEBOOK = "region_profile.ipynb"
@@ -310,37 +310,3 @@ def run_notebooks(db_path: str | Path | None = None, out_dir: str | Path | None 
     return execute_units(units, db_path=db_path or default_db_path(), out_dir=out_dir or build_dir() / "notebooks",
                          lang=lang, jobs=jobs, record=record, raise_on_error=raise_on_error, progress=progress)
 
-
-def overview(region: str | None = None, *, lang: str = "zh", db=None):
-    """A short Markdown paragraph about a region's report, for the top of its profile notebook."""
-    from IPython.display import Markdown
-
-    from .analysis import coverage, region_info
-
-    info = region_info(region, db=db)
-    cov = coverage(db=db).filter(region=info["region"]).row(0, named=True)
-    if lang == "en":
-        text = (f"**{info['subject_en']}** ({info['region_zh']}) — {info['level_en']} education, "
-                f"annual quality report edition {info['edition_year']}, figures for the school year "
-                f"{info['data_period_start']} – {info['data_period_end']} (data year {info['data_year']}).\n\n"
-                f"The database holds **{cov['indicators_reported']}** indicators with a value for this report "
-                f"({cov['values_reported']} values over years {cov['years'] or '—'}), and "
-                f"**{cov['values_missing']}** statements marked as not reported.  \n"
-                f"Source: `{info['file']}` (sha256 `{info['sha256'][:12]}…`), published by {info['publisher']}.")
-    else:
-        text = (f"**{info['subject_zh']}**（{info['region_en']}）—— {info['level_zh']}，质量年度报告 "
-                f"{info['edition_year']} 年版，数据期间 {info['data_period_start']} 至 {info['data_period_end']}"
-                f"（数据年份 {info['data_year']}）。\n\n"
-                f"数据库中本报告有数值的指标 **{cov['indicators_reported']}** 项（共 {cov['values_reported']} 个数值，"
-                f"年份 {cov['years'] or '—'}），标为未报告的 **{cov['values_missing']}** 项。  \n"
-                f"来源文件：`{info['file']}`（sha256 `{info['sha256'][:12]}…`），发布单位：{info['publisher']}。")
-    return Markdown(text)
-
-
-def show(frame, rows: int = 200):
-    """Display a polars frame as an HTML table with up to ``rows`` rows (polars' default shows only ten)."""
-    import polars as pl
-    from IPython.display import HTML
-
-    with pl.Config(tbl_rows=rows, fmt_str_lengths=120, tbl_cols=-1):
-        return HTML(frame._repr_html_())

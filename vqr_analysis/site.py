@@ -255,7 +255,9 @@ def _stage_notebook(src: Path, dst: Path, *, title: str, label: str | None, page
         nb = nbformat.read(src, as_version=4)
     except Exception as exc:  # nbformat raises several types for unreadable files
         raise VqrError(f"cannot read executed notebook: {exc}", path=src) from None
-    cells = list(nb.cells)
+    # Cells tagged remove-cell (e.g. "How to run") are for JupyterLab only. Quarto honours the tag on code cells
+    # alone, so they are dropped here and neither renderer shows them.
+    cells = [c for c in nb.cells if "remove-cell" not in c.metadata.get("tags", [])]
     if cells and cells[0].cell_type == "raw" and _split_front_matter(cells[0].source)[0]:
         cells = cells[1:]
     first_md = next((c for c in cells if c.cell_type == "markdown"), None)
