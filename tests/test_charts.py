@@ -277,3 +277,16 @@ def test_every_codebook_unit_reads_in_english(codebook):
     frame = pl.DataFrame({"value": [1.5] * len(units), "unit": units})
     texts = frame.select(charts.value_text(lang="en")).to_series().to_list()
     assert not [t for t in texts if re.search(r"[\u4e00-\u9fff]", t)]
+
+
+def test_suspect_values_are_marked_not_drawn_as_plain_values(built_db):
+    """A value a quality rule flagged keeps its bar but says so in its label (and is drawn pale)."""
+    frame = vqr.compare(["student_teacher_ratio"], db=built_db)
+    suspect = frame.filter(pl.col("status") == "suspect").get_column("region").to_list()
+    assert suspect, "the real reports hold at least one flagged student-teacher ratio"
+    spec = charts.to_spec(charts.indicator_across_regions(frame))
+    rows = [r for r in _datasets(spec) if r.get("indicator_code") == "student_teacher_ratio"]
+    assert rows
+    for row in rows:
+        assert ("存疑" in row["value_text"]) == (row["status"] == "suspect"), row
+    assert "datum.status === 'suspect'" in json.dumps(spec)

@@ -82,7 +82,7 @@ _UNITS_EN = {
 
 _TEXT = {
     "zh": {
-        "not_reported": "未报告", "region": "地区/主体", "indicator": "指标", "value": "数值", "year": "年份",
+        "not_reported": "未报告", "suspect_mark": "（存疑）", "region": "地区/主体", "indicator": "指标", "value": "数值", "year": "年份",
         "level": "学段", "status": "状态", "source": "来源", "quote": "原文", "higher": "高职", "secondary": "中职",
         "mixed_levels": "⚠ 混合学段（高职与中职）：数值不宜直接比较",
         "mixed_years": "⚠ 数据年份不同：{years}",
@@ -101,7 +101,7 @@ _TEXT = {
         "sat_title": "满意度", "empty": "没有可显示的数据",
     },
     "en": {
-        "not_reported": "not reported", "region": "Region / subject", "indicator": "Indicator", "value": "Value",
+        "not_reported": "not reported", "suspect_mark": " (suspect)", "region": "Region / subject", "indicator": "Indicator", "value": "Value",
         "year": "Year", "level": "Level", "status": "Status", "source": "Source", "quote": "Quote",
         "higher": "Higher voc.", "secondary": "Secondary voc.",
         "mixed_levels": "⚠ Mixed levels (higher vs secondary vocational): not directly comparable",
@@ -312,7 +312,9 @@ def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl
         pl.col("label_en" if lang == "en" else "label_zh").alias("indicator_label"),
         pl.col("level").replace_strict({"higher": t["higher"], "secondary": t["secondary"]}, default=pl.col("level"),
                                        return_dtype=pl.String).fill_null("").alias("level_label"),
-        value_text(lang=lang).fill_null(t["not_reported"]).alias("value_text"),
+        # A value a quality rule flagged is drawn, but never silently: its label says so and its bar is pale.
+        pl.when(pl.col("status") == "suspect").then(value_text(lang=lang) + pl.lit(t["suspect_mark"]))
+        .otherwise(value_text(lang=lang)).fill_null(t["not_reported"]).alias("value_text"),
         pl.coalesce(pl.col("year"), pl.col("data_year")).cast(pl.String).fill_null("").alias("year_text"),
         pl.when(pl.col("quote").str.len_chars() > _QUOTE_CHARS)
         .then(pl.col("quote").str.slice(0, _QUOTE_CHARS) + "…").otherwise(pl.col("quote"))
@@ -415,8 +417,9 @@ def _bar_panel(data: pl.DataFrame, lang: str, *, x_title: str, width: int) -> al
     y = alt.Y("region_label:N", title=None, sort=order)
     x = alt.X("value:Q", title=x_title, scale=alt.Scale(zero=True, nice=True))
     reported = base.transform_filter("datum.present")
-    bars = reported.mark_bar(height={"band": 0.7}).encode(x=x, y=y, color=_level_colour(lang),
-                                                          tooltip=_tooltip(lang))
+    bars = reported.mark_bar(height={"band": 0.7}).encode(
+        x=x, y=y, color=_level_colour(lang), tooltip=_tooltip(lang),
+        opacity=alt.condition("datum.status === 'suspect'", alt.value(0.4), alt.value(1.0)))
     labels = reported.mark_text(align="left", dx=4, color="#333").encode(x="value:Q", y=y, text="value_text:N")
     return alt.layer(bars, labels, _missing_marks(base, y, lang)).properties(
         width=width, height=alt.Step(24))
