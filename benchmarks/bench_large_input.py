@@ -1,28 +1,42 @@
-"""A 50 MB report through `vqr db`: wall time per step (from the progress lines) and peak memory.
+"""A 50 MB report through `vqr db`: wall time per step (from the progress lines), time per phase (from the
+build's own timings in the `runs` table) and peak memory.
 
     .venv/bin/python benchmarks/bench_large_input.py            # 50 MB (default)
-    .venv/bin/python benchmarks/bench_large_input.py --mb 10    # another size
+    .venv/bin/python benchmarks/bench_large_input.py --mb 10    # another size (run sizes in separate processes:
+                                                                # peak memory is the maximum over children)
 
 The report is 000 (xinjiang) with its body repeated until the file reaches the size and its annex tables
 once at the end (tests/fixtures/hostile/make_inputs.py: inflate); it is registered in a temporary copy of
-data/, so the checkout is untouched. Prints each progress step with the seconds since the previous one, the
-total and the peak resident memory of the `vqr db` process (with --baseline, first for the unmodified data).
+data/, so the checkout is untouched. Prints each progress step with the seconds until the next one, the
+phases read / extract / load / validate as the build timed them, the rest of the run (interpreter start-up,
+summary queries, checkpoint) and the peak resident memory of the `vqr db` process.
 
-Measured on the 2-core development machine while other builds ran (so seconds are rough):
+Measured on the 2-core development machine while other work ran (seconds are rough; "after" is the range
+of two runs):
 
-    size     read   extract (that report)   load+validate+write   total       peak RSS
-    10 MB    1.1s   3.9s                    9.8s                  15s         422 MB
-    50 MB    1.3s   ~11-23s                 62-199s               75-225s     1784 MB
+    size    code     read    extract   load      validate   total      peak RSS
+    10 MB   before   0.2s    2.2s      0.3s      2.9s       6.4s       427 MB
+    10 MB   after    0.1s    1.1-1.4s  0.2-0.6s  0.05-0.13s 2.2-3.0s   217-219 MB
+    50 MB   before   0.5s    8.3s      0.9s      84s        95s        1783 MB
+    50 MB   after    0.5-0.7s 6.3-7.4s 0.3-0.7s  0.3-0.5s   8.8-9.6s   423-428 MB
 
-Where it goes (profiled in-process at 50 MB): reading, hashing and decoding the file add ~105 MB and ~1.5s;
-``SourceDocument.logical`` (textnorm.logical_text keeps a Python list of one-character strings plus a list of
-line numbers, per character) adds ~1.5 GB; validate's pairwise conflict check is quadratic in the statements
-per (report, code, year), which a repeated body makes large — most of the load+validate time.
+What "before" spent it on (profiled in-process at 50 MB): ``textnorm.logical_text`` kept a Python list of
+one-character strings and one int per character (~1.5 GB); validate's conflict rule compared every pair of
+statements of a (report, entity, code, year), which a repeated body makes quadratic, re-parsing both raw
+values for every pair. Now the joined text maps offsets per line segment (bisect), conflicts compare the
+distinct (value, qualifier, raw) kinds of a key, parts and ratios look totals up once per key, and flags go
+in as one frame; ``match_form`` substitutes only the characters it changes, ``find_tables`` tests only lines
+with '表', and the observations frame is built column-wise instead of through ``dataclasses.asdict``.
+What is left is linear: prose regexes over the joined text (~3 s at 50 MB), reading the repeated body's
+~2,900 tables (~1 s; the annex check finds them a second time), decoding and splitting (~0.6 s). The peak is
+~65 MB of interpreter and libraries, ~200 MB of documents held for the whole build (bytes decoded, lines,
+joined text) and ~100 MB of DuckDB during the load.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -30,6 +44,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "hostile"))
@@ -39,8 +55,9 @@ from make_inputs import copy_data, inflate, register, report_entry  # noqa: E402
 REPORT = "000"
 
 
-def run_db(data: Path, db: Path) -> tuple[list[tuple[float, str]], float, float]:
-    """Run `vqr db` as a child; return (progress lines with their arrival time, seconds, peak RSS in MB)."""
+def run_db(data: Path, db: Path) -> tuple[list[tuple[float, str]], float, float, dict[str, float]]:
+    """Run `vqr db` as a child; return (progress lines with their arrival time, seconds, peak RSS in MB, the
+    build's phase timings)."""
     env = {**os.environ, "VQR_ROOT": str(ROOT), "VQR_DATA_DIR": str(data)}
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -53,16 +70,21 @@ def run_db(data: Path, db: Path) -> tuple[list[tuple[float, str]], float, float]
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux; max over all children
     if peak <= before:
         print("  (peak memory below an earlier child's; run the sizes in separate processes to compare)")
-    return steps, seconds, peak / 1024
+    with duckdb.connect(str(db), read_only=True) as con:
+        timings = json.loads(con.execute("SELECT timings::VARCHAR FROM runs WHERE kind = 'db'").fetchone()[0])
+    return steps, seconds, peak / 1024, timings
 
 
-def report(title: str, steps: list[tuple[float, str]], seconds: float, peak_mb: float) -> None:
+def report(title: str, steps: list[tuple[float, str]], seconds: float, peak_mb: float,
+           timings: dict[str, float]) -> None:
     print(title)
-    previous = 0.0
-    for at, text in steps:
-        print(f"  {at - previous:7.2f}s  {text}")
-        previous = at
-    print(f"  {seconds - previous:7.2f}s  (load, validate, write)")
+    print("  steps (seconds until the next progress line; the last runs to the end of the process):")
+    for (at, text), (until, _) in zip(steps, [*steps[1:], (seconds, "")]):
+        print(f"  {until - at:7.2f}s  {text}")
+    phases = ["read", "extract", "load", "validate"]
+    rest = seconds - sum(timings.get(p, 0.0) for p in phases)
+    print("  phases: " + "  ".join(f"{p} {timings.get(p, 0.0):.2f}s" for p in phases)
+          + f"  other (start-up, summary, write) {rest:.2f}s")
     print(f"  total {seconds:.1f}s, peak RSS {peak_mb:.0f} MB")
 
 

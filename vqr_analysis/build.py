@@ -359,7 +359,7 @@ class _Build:
         self.opts.db_path.parent.mkdir(parents=True, exist_ok=True)
         counts, flags, unmapped_df = write_database(tmp, inputs, observations, unmapped,
                                                     snapshot=snapshot_id(inputs.hashes), started=started,
-                                                    timings=timings)
+                                                    timings=timings, progress=lambda m: self.say("database", m))
         self.stage_db = tmp
         self.db_summary = BuildSummary(self.opts.db_path, snapshot_id(inputs.hashes), time.time() - started,
                                        counts, flags, unmapped_df, timings)

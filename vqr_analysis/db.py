@@ -277,8 +277,11 @@ def _write_extraction_cache(cache_dir: Path, report_id: str, key: str, obs: list
 
 
 def write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
-                   snapshot: str, started: float, timings: dict[str, float]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                   snapshot: str, started: float, timings: dict[str, float],
+                   progress: Callable[[str], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Create a complete database at ``path`` (which must not exist). Returns (counts, flags, unmapped)."""
+    say = progress or (lambda _msg: None)
+    say(f"loading {len(observations)} observations")
     t = time.perf_counter()
     con = duckdb.connect(str(path))
     try:
@@ -296,6 +299,7 @@ def write_database(path: Path, inputs: Inputs, observations: list[Observation], 
             unmapped_df = pl.DataFrame(unmapped).select("report_id", "line", "table", "label")
             con.execute("INSERT INTO unmapped_rows SELECT * FROM unmapped_df")
         timings["load"] = time.perf_counter() - t
+        say("validating")
         t = time.perf_counter()
         run_checks(con, inputs.codebook)
         timings["validate"] = time.perf_counter() - t
@@ -346,7 +350,7 @@ def build_database(db_path: Path | None = None, *, base: Path | None = None,
     discard(tmp)
     try:
         counts, flags, unmapped_df = write_database(tmp, inputs, observations, unmapped, snapshot=snap,
-                                                    started=started, timings=timings)
+                                                    started=started, timings=timings, progress=progress)
         os.replace(tmp, db_path)
     except BaseException:
         discard(tmp)

@@ -14,14 +14,21 @@ corrections) are stored. Each rule reads its thresholds from the tables below, n
 
 Corrections (method 'correction') are checked by every rule except ``conflict``: differing from the statement
 they correct is their purpose.
+
+A report whose body repeats (a 50 MB file; benchmarks/bench_large_input.py) states one key hundreds of times,
+so no rule compares every pair of a key's statements: totals and preferred values are looked up once per key,
+and the conflict rule compares the key's distinct values (a handful), then names each statement's first
+opponent from them.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
-from itertools import combinations
+from functools import lru_cache
 
 import duckdb
+import polars as pl
 
 from .codebook import Codebook
 from .values import parse_value
@@ -173,10 +180,15 @@ def run_checks(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> None:
     flags += _conflicts(observations, {f.obs_id for f in flags})
     if not flags:
         return
-    con.executemany(
-        "INSERT INTO quality_flags (obs_id, rule, severity, message, related_obs_id) VALUES (?, ?, ?, ?, ?)",
+    # One bulk insert from a frame (executemany costs a statement per flag: seconds for thousands of flags).
+    flags_df = pl.DataFrame(
         [(f.obs_id, f.rule, RULES[f.rule][0], f.message, f.related_obs_id) for f in flags],
+        schema={"obs_id": pl.Int64, "rule": pl.Utf8, "severity": pl.Utf8, "message": pl.Utf8,
+                "related_obs_id": pl.Int64},
+        orient="row",
     )
+    con.execute("INSERT INTO quality_flags (obs_id, rule, severity, message, related_obs_id) "
+                "SELECT obs_id, rule, severity, message, related_obs_id FROM flags_df")
     con.execute(
         """UPDATE observations SET status = 'suspect'
            WHERE status = 'reported' AND obs_id IN (SELECT obs_id FROM quality_flags)"""
@@ -188,17 +200,17 @@ def _extraction(observations: list[_Obs]) -> list[_Flag]:
             if o.status == "suspect" and o.flag and o.method != "correction"]
 
 
-def _bound_for(codebook: Codebook, code: str) -> Bound | None:
-    by_scope = {b.scope: b for b in BOUNDS}
+def _bound_for(codebook: Codebook, code: str, by_scope: dict[str, Bound]) -> Bound | None:
     return by_scope.get(code) or by_scope.get(codebook[code].unit_kind)
 
 
 def _bounds(observations: list[_Obs], codebook: Codebook) -> list[_Flag]:
+    by_scope = {b.scope: b for b in BOUNDS}
     flags = []
     for o in observations:
         if o.value is None or o.code not in codebook:
             continue
-        bound = _bound_for(codebook, o.code)
+        bound = _bound_for(codebook, o.code, by_scope)
         if bound and not bound.low <= o.value <= bound.high:
             flags.append(_Flag(o.obs_id, "bounds",
                                f"{o.code} = {o.value:g} {o.unit} from {o.shown()} is outside {bound.low:g}–"
@@ -213,21 +225,43 @@ def _by_key(observations: list[_Obs]) -> dict[tuple, list[_Obs]]:
     return groups
 
 
+class _FirstBelow:
+    """The first statement of a group (in statement order) whose value × (1 + tolerance) is below a given
+    value, found by bisection: the running minimum of those limits only falls, so the first statement below
+    ``v`` is where the running minimum first drops below ``v``."""
+
+    def __init__(self, group: list[_Obs]) -> None:
+        self.group = [t for t in group if t.value is not None and t.qualifier == "exact"]
+        running, self.falling = float("inf"), []  # negated running minimum: a rising list for bisect
+        for t in self.group:
+            running = min(running, t.value * (1 + _PART_TOLERANCE))
+            self.falling.append(-running)
+
+    def first_below(self, value: float) -> _Obs | None:
+        k = bisect.bisect_right(self.falling, -value)
+        return self.group[k] if k < len(self.group) else None
+
+
 def _parts(observations: list[_Obs], codebook: Codebook) -> list[_Flag]:
     pairs = [(i.code, i.parent_code) for i in codebook if i.parent_code] + PARTS
     groups = _by_key(observations)
+    by_code: dict[str, list[_Obs]] = {}
+    for o in observations:
+        by_code.setdefault(o.code, []).append(o)
+    totals: dict[tuple, _FirstBelow] = {}
     flags = []
     for part, total in pairs:
         if part not in codebook or total not in codebook:
             continue
         if codebook[part].unit != codebook[total].unit or codebook[part].unit_kind not in _ADDITIVE_KINDS:
             continue
-        for o in observations:
-            if o.code != part or o.value is None:
+        for o in by_code.get(part, []):
+            if o.value is None:
                 continue
-            totals = [t for t in groups.get((o.report_id, o.entity or "", total, o.year), [])
-                      if t.value is not None and t.qualifier == "exact"]
-            bigger = next((t for t in totals if o.value > t.value * (1 + _PART_TOLERANCE)), None)
+            key = (o.report_id, o.entity or "", total, o.year)
+            if key not in totals:
+                totals[key] = _FirstBelow(groups.get(key, []))
+            bigger = totals[key].first_below(o.value)
             if bigger and o.qualifier in ("exact", "lower_bound"):
                 flags.append(_Flag(o.obs_id, "parts_le_total",
                                    f"{part} {o.value:g} from {o.shown()} exceeds its total {total} "
@@ -245,6 +279,7 @@ def _preferred(group: list[_Obs], caught: set[int]) -> _Obs | None:
 
 def _ratios(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
     groups = _by_key(observations)
+    preferred: dict[tuple, _Obs | None] = {}  # per key: a key's statements are many when a report repeats
     flags = []
     for rule in RATIOS:
         for o in observations:
@@ -253,9 +288,11 @@ def _ratios(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
 
             def first(codes: tuple[str, ...]) -> _Obs | None:
                 for code in codes:
-                    found = _preferred(groups.get((o.report_id, o.entity or "", code, o.year), []), caught)
-                    if found:
-                        return found
+                    key = (o.report_id, o.entity or "", code, o.year)
+                    if key not in preferred:
+                        preferred[key] = _preferred(groups.get(key, []), caught)
+                    if preferred[key]:
+                        return preferred[key]
                 return None
 
             num, den = first(rule.numerator), first(rule.denominator)
@@ -273,11 +310,16 @@ def _ratios(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
 
 def _rounding(o: _Obs) -> float:
     """Half a unit of the last printed digit, in the stored unit ('0.87万元' stands for 8650-8750 元)."""
-    number = parse_value(o.raw).value
+    return _rounding_of(o.raw, o.value)
+
+
+@lru_cache(maxsize=4096)
+def _rounding_of(raw: str, value: float) -> float:
+    number = parse_value(raw).value
     if not number:
         return 0.0
-    digits = o.raw.replace(",", ".").rpartition(".")[2] if "." in o.raw or "," in o.raw else ""
-    return 0.5 * 10 ** -len(digits) * abs(o.value / number)
+    digits = raw.replace(",", ".").rpartition(".")[2] if "." in raw or "," in raw else ""
+    return 0.5 * 10 ** -len(digits) * abs(value / number)
 
 
 def _disagree(a: _Obs, b: _Obs) -> bool:
@@ -299,18 +341,46 @@ def _disagree(a: _Obs, b: _Obs) -> bool:
 
 
 def _conflicts(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
-    flags: dict[int, _Flag] = {}
+    """Each statement that disagrees with another of its key is flagged once, against the first statement (in
+    statement order) it disagrees with and is blamed for. A statement another rule caught explains the
+    conflict, so a clean statement is blamed only next to another clean one.
+
+    Same result as comparing every pair in order, but statements with the same value, qualifier and print
+    compare alike, so only distinct ones are compared: linear in the statements, quadratic only in the
+    distinct values of a key."""
+    flags: list[_Flag] = []
     for group in _by_key(observations).values():
         stated = [o for o in group if o.value is not None and o.method != "correction"]
-        for a, b in combinations(stated, 2):
-            if not _disagree(a, b):
+        flags += _group_conflicts(stated, caught)
+    return flags
+
+
+def _group_conflicts(stated: list[_Obs], caught: set[int]) -> list[_Flag]:
+    # Statements that _disagree cannot tell apart: (value, qualifier, raw) is all it reads.
+    kinds: dict[tuple, list[int]] = {}
+    for i, o in enumerate(stated):
+        kinds.setdefault((o.value, o.qualifier, o.raw), []).append(i)
+    # Per kind, its first two positions (a statement never conflicts with itself), overall and among clean ones.
+    first_two = {k: pos[:2] for k, pos in kinds.items()}
+    first_two_clean = {k: [i for i in pos if stated[i].obs_id not in caught][:2] for k, pos in kinds.items()}
+    opponents = {a: [b for b in kinds if _disagree(stated[kinds[a][0]], stated[kinds[b][0]])] for a in kinds}
+    earliest: dict[tuple, list[int]] = {}  # (kind, caught?) → the two earliest statements it may be blamed against
+    found: list[tuple[tuple[int, int, bool], _Flag]] = []
+    for kind, positions in kinds.items():
+        for i in positions:
+            x = stated[i]
+            x_caught = x.obs_id in caught
+            # Blamed: x when it is caught, else only next to a clean statement (a caught one explains it).
+            if (kind, x_caught) not in earliest:
+                pool = first_two if x_caught else first_two_clean
+                earliest[kind, x_caught] = sorted(j for b in opponents[kind] for j in pool[b])[:2]
+            j = next((j for j in earliest[kind, x_caught] if j != i), None)
+            if j is None:
                 continue
-            # A statement another rule caught explains the conflict; the clean side is left alone.
-            blamed = [x for x in (a, b) if x.obs_id in caught] or [a, b]
-            for x in blamed:
-                other = b if x is a else a
-                flags.setdefault(x.obs_id, _Flag(
-                    x.obs_id, "conflict",
-                    f"{x.code} {x.year}: {x.value:g} from {x.shown()} but {other.value:g} from {other.shown()}",
-                    other.obs_id))
-    return list(flags.values())
+            other = stated[j]
+            # Ordered as the pairs (a, b), a before b, in which each flag would first be raised.
+            found.append(((min(i, j), max(i, j), i > j), _Flag(
+                x.obs_id, "conflict",
+                f"{x.code} {x.year}: {x.value:g} from {x.shown()} but {other.value:g} from {other.shown()}",
+                other.obs_id)))
+    return [flag for _, flag in sorted(found, key=lambda item: item[0])]

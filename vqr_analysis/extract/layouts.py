@@ -16,6 +16,7 @@ This module knows nothing about indicators: it only finds titles (``表 1 …``,
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -155,8 +156,15 @@ def find_tables(lines: list[str]) -> list[RawTable]:
     not a table and is skipped.
     """
     found: list[RawTable] = []
+    # Only a line with '表' in it can be a title: jump from one such line to the next instead of testing
+    # every line (a 50 MB report has half a million).
+    maybe_titles = [k for k, line in enumerate(lines) if "表" in line]
     i = 0
     while i < len(lines):
+        at = bisect.bisect_left(maybe_titles, i)
+        if at == len(maybe_titles):
+            break
+        i = maybe_titles[at]
         m = _title(lines[i])
         if not m:
             i += 1

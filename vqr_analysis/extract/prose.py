@@ -66,9 +66,22 @@ _SENTENCE_OPENER = re.compile(
 )
 
 
+# The same mapping as a regex over the characters it changes: on a long Chinese text, where few characters
+# change, substituting the matches is ~3x faster than str.translate, which looks up every character. Chunks
+# bound the substitution's temporary pieces (one per match) to a chunk's worth.
+_MATCH_FOLD_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_MATCH_FOLD)) + "]")
+_MATCH_FOLD_CHARS = {chr(c): chr(folded) for c, folded in _MATCH_FOLD.items()}
+_MATCH_FOLD_CHUNK = 1 << 18
+
+
+def _fold_match(m: re.Match) -> str:
+    return _MATCH_FOLD_CHARS[m.group()]
+
+
 def match_form(text: str) -> str:
     """The text patterns are matched against: full-width folded and quotes unified; same length as ``text``."""
-    return text.translate(_MATCH_FOLD)
+    return "".join(_MATCH_FOLD_RE.sub(_fold_match, text[i:i + _MATCH_FOLD_CHUNK])
+                   for i in range(0, len(text), _MATCH_FOLD_CHUNK))
 
 
 # --- the pattern file --------------------------------------------------------------------------------------

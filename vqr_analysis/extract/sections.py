@@ -148,15 +148,8 @@ def _paragraphs(lines: Sequence[str], first: int, page_headers: set[str], wrap_w
             out.append(Paragraph(text, buffer[0][0], buffer[-1][0]))
         buffer.clear()
 
-    # Runs of consecutive characters from one source line; a 0 in line_of is a paragraph break.
-    runs: list[tuple[int, str]] = []
-    for ch, rel in zip(joined.text, joined.line_of):
-        if rel == 0:
-            runs.append((0, ""))
-        elif runs and runs[-1][0] == rel + first - 1:
-            runs[-1] = (runs[-1][0], runs[-1][1] + ch)
-        else:
-            runs.append((rel + first - 1, ch))
+    # The characters of each source line (one run per line); line 0 is a paragraph break.
+    runs = [(rel + first - 1, joined.text[start:end]) if rel else (0, "") for start, end, rel in joined.segments()]
     for number, chars in runs:
         if number == 0 or (buffer and not hard_wrapped):
             flush()
