@@ -298,3 +298,24 @@ def test_format_value():
     assert briefs.format_value(288309.0, "人") == "288,309 人"
     assert briefs.format_value(300.0, "人", "approximate") == "约300 人"
     assert briefs.format_value(None, "人") == "未报告"
+
+
+@needs_poppler
+@needs_cjk_font
+def test_chart_svg_cache_is_reused_and_gives_the_same_brief(built_db, tmp_path, monkeypatch, regions):
+    """With an SVG cache the second build renders no chart and prints the same text."""
+    from vqr_analysis import charts
+
+    region = regions[0]["region"]
+    cache = tmp_path / "svg"
+    first = briefs.build_briefs(built_db, tmp_path / "a", [region], font=SYSTEM_FONT, svg_cache=cache)[0]
+    cached = sorted(cache.glob("*.svg"))
+    assert cached, "no chart SVG was cached"
+
+    def no_render(spec):
+        raise AssertionError("a cached chart was rendered again")
+
+    monkeypatch.setattr(charts, "to_svg", no_render)
+    second = briefs.build_briefs(built_db, tmp_path / "b", [region], font=SYSTEM_FONT, svg_cache=cache)[0]
+    assert sorted(cache.glob("*.svg")) == cached
+    assert _text(first) == _text(second)

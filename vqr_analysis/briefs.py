@@ -16,6 +16,7 @@ a VqrError and no PDF. Each PDF is written to a temporary file and renamed into 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -350,7 +351,31 @@ def _chart_font(spec: dict, family: str) -> dict:
     return walk(spec)
 
 
-def render_brief(content: BriefContent, out_path: Path, font: CjkFont, *, compiler=None) -> Path:
+def _chart_svg(spec: dict, font: CjkFont, cache_dir: Path | None) -> str:
+    """vl-convert's SVG for ``spec``, reused from ``cache_dir`` when the same spec, font and renderer made it
+    before: a rebuild that only re-stamps the snapshot id then skips the costly rendering."""
+    from . import charts
+
+    if cache_dir is None:
+        return charts.to_svg(spec)
+    import vl_convert
+
+    key = hashlib.sha256(json.dumps([spec, str(font.path), vl_convert.__version__], sort_keys=True,
+                                    ensure_ascii=False).encode()).hexdigest()[:24]
+    path = Path(cache_dir) / f"{key}.svg"
+    if path.is_file():
+        os.utime(path)  # recently used: kept by pruning
+        return path.read_text(encoding="utf-8")
+    svg = charts.to_svg(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(svg, encoding="utf-8")
+    os.replace(tmp, path)
+    return svg
+
+
+def render_brief(content: BriefContent, out_path: Path, font: CjkFont, *, compiler=None,
+                 svg_cache: Path | None = None) -> Path:
     """Typeset one brief to ``out_path`` (temp file + rename). Charts become SVG via vl-convert."""
     from . import charts
 
@@ -359,7 +384,7 @@ def render_brief(content: BriefContent, out_path: Path, font: CjkFont, *, compil
     inputs: dict[str, str] = {}
     figures = []
     for i, (caption, chart) in enumerate(content.charts):
-        svg = charts.to_svg(_chart_font(charts.to_spec(chart), font.family))
+        svg = _chart_svg(_chart_font(charts.to_spec(chart), font.family), font, svg_cache)
         key = f"chart-{i}"
         inputs[key] = svg
         figures.append({"key": key, "caption": caption, "width_pt": round(_svg_width_pt(svg), 1)})
@@ -387,8 +412,10 @@ def render_brief(content: BriefContent, out_path: Path, font: CjkFont, *, compil
 
 def build_briefs(db_path: str | Path | None = None, out_dir: str | Path | None = None,
                  regions: Sequence[str] | None = None, *, font: CjkFont | None = None,
-                 base: Path | None = None) -> list[Path]:
+                 base: Path | None = None, svg_cache: Path | None = None) -> list[Path]:
     """Write ``<out_dir>/<region>.pdf`` for each region (default all) and return the paths.
+
+    ``svg_cache``: a folder where chart SVGs are kept by content (the incremental build passes one).
 
     The font is found first (``font`` overrides discovery) and every brief's content is gathered before any
     PDF is written, so a bad call (no CJK font, unknown region, stale database) writes nothing.
@@ -406,4 +433,5 @@ def build_briefs(db_path: str | Path | None = None, out_dir: str | Path | None =
     finally:
         con.close()
     compiler = _compiler(font)
-    return [render_brief(c, out / f"{c.region}.pdf", font, compiler=compiler) for c in contents]
+    return [render_brief(c, out / f"{c.region}.pdf", font, compiler=compiler, svg_cache=svg_cache)
+            for c in contents]

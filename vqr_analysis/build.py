@@ -472,8 +472,10 @@ class _Build:
 
             out = self._stage_site(copy_live=True) / "briefs"
             out.mkdir(parents=True, exist_ok=True)
+            svg_cache = self.cache.root / "svg"
             written = briefs_mod.build_briefs(db_path=self.stage_db or self.opts.db_path, out_dir=out, regions=todo,
-                                              base=self.opts.data)
+                                              base=self.opts.data, svg_cache=svg_cache)
+            _prune(svg_cache, days=7)
             for path in written:
                 region = Path(path).stem
                 self.cache.put("briefs", region, keys[region], ".pdf", Path(path))
@@ -534,3 +536,11 @@ class _Build:
         shutil.rmtree(self.staging, ignore_errors=True)
         if getattr(self, "_site_dir", None) is not None:
             shutil.rmtree(self._site_dir, ignore_errors=True)
+
+
+def _prune(folder: Path, *, days: float) -> None:
+    """Drop cache files unused for ``days`` (users touch what they read), so caches do not grow forever."""
+    cutoff = time.time() - days * 86400
+    for f in folder.glob("*"):
+        if f.is_file() and f.stat().st_mtime < cutoff:
+            f.unlink(missing_ok=True)
