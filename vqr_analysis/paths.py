@@ -27,25 +27,27 @@ def project_root() -> Path:
     return _PACKAGE_DIR.parent
 
 
+def _from_env(name: str, default: Path) -> Path:
+    """``$name`` when set (resolved), else ``default``: every location can be moved for tests and jobs."""
+    env = os.environ.get(name)
+    return Path(env).resolve() if env else default
+
+
 def data_dir() -> Path:
-    env = os.environ.get("VQR_DATA_DIR")
-    return Path(env).resolve() if env else project_root() / "data"
+    return _from_env("VQR_DATA_DIR", project_root() / "data")
 
 
 def default_db_path() -> Path:
-    env = os.environ.get("VQR_DB")
-    return Path(env).resolve() if env else data_dir() / "vqr.duckdb"
+    return _from_env("VQR_DB", data_dir() / "vqr.duckdb")
 
 
 def build_dir() -> Path:
-    """Intermediate outputs (executed notebooks, chart images, build state); never committed."""
-    env = os.environ.get("VQR_BUILD_DIR")
-    return Path(env).resolve() if env else project_root() / "build"
+    """Intermediate outputs (executed notebooks, caches, build state); never committed."""
+    return _from_env("VQR_BUILD_DIR", project_root() / "build")
 
 
 def site_dir() -> Path:
-    env = os.environ.get("VQR_SITE_DIR")
-    return Path(env).resolve() if env else project_root() / "site"
+    return _from_env("VQR_SITE_DIR", project_root() / "site")
 
 
 def replace_dir(new: Path, target: Path) -> None:
