@@ -333,11 +333,11 @@ class _Build:
         return inputs
 
     def _extract(self, result: PhaseResult, inputs: Inputs):
-        cache_dir = None if self.opts.force else self.cache.root / "extract"
-        if self.opts.force:
-            shutil.rmtree(self.cache.root / "extract", ignore_errors=True)
+        cache_dir = self.cache.root / "extract"
+        if self.opts.force:  # start from an empty cache; this run refills it
+            shutil.rmtree(cache_dir, ignore_errors=True)
         observations, unmapped, info = extract_documents(
-            inputs, cache_dir=cache_dir or self.cache.root / "extract", progress=lambda m: self.say("extract", m))
+            inputs, cache_dir=cache_dir, progress=lambda m: self.say("extract", m))
         for report_id, meta in info.items():
             (result.reused if meta["cached"] else result.ran).append(report_id)
         self._extract_keys = {k: v["key"] for k, v in info.items()}
