@@ -129,10 +129,6 @@ _WEAK_ENDS = ("；", ";", "：", ":", "」", "”", "》")
 _FULL_LINE_SHARE = 0.8
 
 
-def _is_sentence_end(text: str) -> bool:
-    return text.rstrip().endswith(_STRONG_ENDS + _WEAK_ENDS) or not text.strip()
-
-
 def _typical_length(lines: list[str]) -> int:
     lengths = sorted(len(s.strip()) for s in lines if s.strip() and "\t" not in s)
     return lengths[len(lengths) // 2] if lengths else 0
