@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vqr_analysis.build import BuildOptions, run_build  # noqa: E402
-from vqr_analysis.db import build_database  # noqa: E402
-from vqr_analysis.registry import load_registry  # noqa: E402
+from vqr_analysis.store.database import build_database  # noqa: E402
+from vqr_analysis.sources.registry import load_registry  # noqa: E402
 
 _ASSET_RE = re.compile(r"""<(?:script[^>]*\ssrc|link[^>]*\shref)=["']([^"'#?]+)["']""", re.I)
 

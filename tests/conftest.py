@@ -6,28 +6,26 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "data"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from support.paths import DATA
 
 
 @pytest.fixture(scope="session")
 def registry():
-    from vqr_analysis.registry import load_registry
+    from vqr_analysis.sources.registry import load_registry
 
     return load_registry(DATA / "reports.toml")
 
 
 @pytest.fixture(scope="session")
 def codebook():
-    from vqr_analysis.codebook import load_codebook
+    from vqr_analysis.sources.codebook import load_codebook
 
     return load_codebook(DATA / "indicators.csv")
 
 
 @pytest.fixture(scope="session")
 def documents(registry):
-    from vqr_analysis.sources import load_document
+    from vqr_analysis.sources.documents import load_document
 
     return {r.id: load_document(r, DATA) for r in registry}
 
@@ -35,7 +33,7 @@ def documents(registry):
 @pytest.fixture(scope="session")
 def built_db(tmp_path_factory) -> Path:
     """A database built from the real reports into a temp folder (the checkout's DB is never touched)."""
-    from vqr_analysis.db import build_database
+    from vqr_analysis.store.database import build_database
 
     path = tmp_path_factory.mktemp("db") / "vqr.duckdb"
     build_database(path, base=DATA)
@@ -44,7 +42,7 @@ def built_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def db_con(built_db):
-    from vqr_analysis.db import connect_readonly
+    from vqr_analysis.store.database import connect_readonly
 
     con = connect_readonly(built_db)
     yield con

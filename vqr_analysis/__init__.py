@@ -14,17 +14,19 @@ and data-driven texts for notebooks) and ``vqr.notebooks`` (the papermill runner
 ``import vqr_analysis`` stays light for the command line.
 """
 
-__version__ = "0.1.0"
+import importlib
 
-import importlib  # noqa: E402
-
-from .analysis import (  # noqa: E402
+from vqr_analysis.analysis.api import (
     compare, compare_table, connect, coverage, indicators, profile, quality_flags, region_info, reports,
     shared_codes, snapshot, values,
 )
-from .errors import VqrError  # noqa: E402
+from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.version import __version__
 
-_LAZY_MODULES = ("charts", "display", "notebooks")
+# Public short names → the stage module behind them (loaded on first use: Altair, nbformat and papermill are
+# heavy, and the command line should not pay for them).
+_LAZY_MODULES = {"charts": "vqr_analysis.analysis.charts", "display": "vqr_analysis.analysis.display",
+                 "notebooks": "vqr_analysis.publish.notebooks"}
 _LAZY_NAMES = {"display_table": "display"}  # name → the lazy module defining it
 
 __all__ = [
@@ -36,7 +38,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in _LAZY_MODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(_LAZY_MODULES[name])
     if name in _LAZY_NAMES:
-        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+        return getattr(importlib.import_module(_LAZY_MODULES[_LAZY_NAMES[name]]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,23 +29,25 @@ from typing import Callable
 import duckdb
 import polars as pl
 
-from .db import (
+from vqr_analysis.store.database import (
     BuildSummary, Inputs, code_fingerprint, discard, extract_documents, read_inputs, record_run, snapshot_id,
     temp_db_path, write_database,
 )
-from .errors import VqrError
-from .paths import build_dir, data_dir, default_db_path, project_root, replace_dir, site_dir
-from .registry import check_output_dir, check_output_path
+from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.paths import build_dir, data_dir, default_db_path, project_root, replace_dir, site_dir
+from vqr_analysis.sources.registry import check_output_dir, check_output_path
 
 __all__ = ["PHASES", "BuildOptions", "BuildResult", "run_build", "data_digests"]
 
 PHASES = ("registry", "extract", "validate", "database", "notebooks", "site", "briefs")
 
 # What each downstream unit's code is (its hash is part of the unit's key).
-_NOTEBOOK_CODE = ("analysis.py", "charts.py", "display.py", "site_pages.py", "validate.py", "notebooks.py", "fonts.py",
-                  "registry.py", "db.py")
-_SITE_CODE = ("site.py", "site_pages.py", "templates", "static", "analysis.py", "charts.py")
-_BRIEF_CODE = ("briefs.py", "templates/brief.typ", "analysis.py", "charts.py", "fonts.py", "extract/sections.py")
+# Whole stage packages are named: a helper moved between modules of a stage still changes the key.
+_NOTEBOOK_CODE = ("core", "sources", "quality", "store", "analysis", "publish/notebooks.py", "publish/fonts.py")
+_SITE_CODE = ("core", "analysis", "quality", "publish/site.py", "publish/site_pages.py", "publish/templates",
+              "publish/static")
+_BRIEF_CODE = ("core", "analysis", "sources", "extract/sections.py", "publish/briefs.py", "publish/fonts.py",
+               "publish/templates/brief.typ")
 
 
 @dataclass
@@ -345,7 +347,7 @@ class _Build:
         return observations, unmapped
 
     def _database(self, result: PhaseResult, inputs: Inputs, observations, unmapped) -> None:
-        key = _hash(self._extract_keys, inputs.hashes, code_fingerprint(("db.py", "validate.py", "corrections.py")))
+        key = _hash(self._extract_keys, inputs.hashes, code_fingerprint(("store", "quality")))
         self.state_updates["db_key"] = key
         recorded = self.state.get("db", {})
         if not self.opts.force and recorded.get("key") == key and self.opts.db_path.is_file() \
@@ -378,7 +380,7 @@ class _Build:
         return self.stage_db
 
     def _notebooks(self, result: PhaseResult, digests: dict) -> None:
-        from . import notebooks as nb
+        from vqr_analysis.publish import notebooks as nb
 
         src = self.opts.notebooks_src
         code = code_fingerprint(_NOTEBOOK_CODE)
@@ -425,7 +427,7 @@ class _Build:
         if not self.opts.force and self.state.get("site", {}).get("key") == key and self.opts.site.is_dir():
             result.reused.append("site")
             return
-        from . import site as site_mod  # imported only when rendering: nbformat's import alone costs ~1 s
+        from vqr_analysis.publish import site as site_mod  # imported only when rendering: nbformat's import alone costs ~1 s
 
         out = self._stage_site(copy_live=False)
         renderer = site_mod.build_site(db_path=self.stage_db or self.opts.db_path, notebooks_dir=notebooks_dir,
@@ -468,7 +470,7 @@ class _Build:
             else:
                 todo.append(region)
         if todo:
-            from . import briefs as briefs_mod  # imported only when typesetting
+            from vqr_analysis.publish import briefs as briefs_mod  # imported only when typesetting
 
             out = self._stage_site(copy_live=True) / "briefs"
             out.mkdir(parents=True, exist_ok=True)

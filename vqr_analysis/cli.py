@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import VqrError
+from vqr_analysis.core.errors import VqrError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -27,7 +27,7 @@ DbOption = typer.Option(None, "--db", envvar="VQR_DB", help="Database path (defa
 
 
 def _db(db: Optional[Path]) -> Path:
-    from .paths import default_db_path
+    from vqr_analysis.core.paths import default_db_path
 
     return Path(db) if db else default_db_path()
 
@@ -53,8 +53,8 @@ def db(
     """Build the database from the registered reports and print per-report counts."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from .db import build_database
-    from .registry import check_output_path
+    from vqr_analysis.store.database import build_database
+    from vqr_analysis.sources.registry import check_output_path
 
     target = check_output_path(_db(db), suffixes=(".duckdb", ".db"), what="database")
     if err_console.is_terminal:
@@ -102,7 +102,7 @@ def indicators(
     """List the indicator codebook."""
     import polars as pl
 
-    from .codebook import load_codebook
+    from vqr_analysis.sources.codebook import load_codebook
 
     cb = load_codebook()
     tables = sorted({i.table for i in cb})
@@ -127,9 +127,9 @@ def export(
     """Write all observations (with their provenance) to CSV or Parquet."""
     import duckdb
 
-    from .db import connect_readonly
-    from .paths import data_dir
-    from .registry import check_output_path
+    from vqr_analysis.store.database import connect_readonly
+    from vqr_analysis.core.paths import data_dir
+    from vqr_analysis.sources.registry import check_output_path
 
     if format not in ("csv", "parquet"):
         raise VqrError(f"unknown format {format!r}; use csv or parquet")
@@ -153,7 +153,7 @@ def query(sql: str = typer.Argument(..., help="A read-only SQL query."), db: Opt
     """Run SQL against the database (read-only) and print the result as a table."""
     import duckdb
 
-    from .db import connect_readonly
+    from vqr_analysis.store.database import connect_readonly
 
     con = connect_readonly(_db(db))
     try:
@@ -174,8 +174,8 @@ def briefs(
     """Typeset a PDF policy brief per region (Typst, Chinese fonts) into <out>/<region>.pdf."""
     import time
 
-    from .briefs import build_briefs
-    from .registry import check_output_dir
+    from vqr_analysis.publish.briefs import build_briefs
+    from vqr_analysis.sources.registry import check_output_dir
 
     started = time.perf_counter()
     paths = build_briefs(_db(db), out and check_output_dir(out, what="briefs"), region or None)
@@ -197,8 +197,8 @@ def notebooks(
     """Execute the region-profile notebook per region and the comparison notebook with papermill."""
     import polars as pl
 
-    from .notebooks import run_notebooks
-    from .registry import check_output_dir
+    from vqr_analysis.publish.notebooks import run_notebooks
+    from vqr_analysis.sources.registry import check_output_dir
 
     def report(run) -> None:
         err_console.print(f"{'ok    ' if run.ok else 'FAILED'} {run.output.name:<24} {run.seconds:6.1f}s",
@@ -218,8 +218,8 @@ def site(
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default site/)."),
 ) -> None:
     """Render the static dashboard site from the database and the executed notebooks (swapped in atomically)."""
-    from .registry import check_output_dir
-    from .site import build_site
+    from vqr_analysis.sources.registry import check_output_dir
+    from vqr_analysis.publish.site import build_site
 
     out = out and check_output_dir(out, what="site")  # the site folder is replaced whole
     with err_console.status("building site") as status:
@@ -243,8 +243,8 @@ def build(
     """Rebuild everything that changed: registry → extract → validate → database → notebooks → site → briefs."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from .build import PHASES, BuildOptions, run_build
-    from .registry import check_output_path
+    from vqr_analysis.build import PHASES, BuildOptions, run_build
+    from vqr_analysis.sources.registry import check_output_path
 
     db = check_output_path(db, suffixes=(".duckdb", ".db"), what="database") if db else None
     opts = BuildOptions(db_path=db, only=only, start=start, force=force, wait=wait, jobs=jobs, lang=lang,

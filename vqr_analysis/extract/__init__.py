@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-from ..codebook import Codebook
-from ..model import Observation
-from ..sources import SourceDocument
-from .integrity import check_annex_tables
-from .prose import extract_prose
-from .tables import extract_tables
+from vqr_analysis.sources.codebook import Codebook
+from vqr_analysis.extract.model import Observation
+from vqr_analysis.sources.documents import SourceDocument
+from vqr_analysis.extract.integrity import check_annex_tables
+from vqr_analysis.extract.prose import extract_prose
+from vqr_analysis.extract.tables import extract_tables
 
 __all__ = ["extract_document", "extract_tables", "extract_prose", "EXTRACTOR_VERSION"]
 

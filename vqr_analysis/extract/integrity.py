@@ -18,10 +18,10 @@ registered with its own SHA-256 (see data/reports.toml).
 
 from __future__ import annotations
 
-from ..errors import VqrError
-from ..sources import SourceDocument
-from .layouts import RawTable, find_tables
-from .tables import annex_table_key
+from vqr_analysis.core.errors import VqrError
+from vqr_analysis.sources.documents import SourceDocument
+from vqr_analysis.extract.layouts import RawTable, find_tables
+from vqr_analysis.extract.tables import annex_table_key
 
 __all__ = ["check_annex_tables"]
 

@@ -20,7 +20,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from ..textnorm import FOOTNOTE_MARKS, fold_width
+from vqr_analysis.sources.textnorm import FOOTNOTE_MARKS, fold_width
 
 __all__ = ["Cell", "TableRow", "RawTable", "find_tables", "LAYOUTS"]
 

@@ -19,13 +19,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..codebook import Codebook
-from ..errors import VqrError
-from ..model import QUALIFIERS, Observation
-from ..paths import data_dir
-from ..sources import SourceDocument
-from ..textnorm import FOLD_WIDTH_TABLE, fold_width
-from ..values import NUMBER_PATTERN, parse_value
+from vqr_analysis.sources.codebook import Codebook
+from vqr_analysis.core.errors import VqrError
+from vqr_analysis.extract.model import QUALIFIERS, Observation
+from vqr_analysis.core.paths import data_dir
+from vqr_analysis.sources.documents import SourceDocument
+from vqr_analysis.sources.textnorm import FOLD_WIDTH_TABLE, fold_width
+from vqr_analysis.extract.values import NUMBER_PATTERN, parse_value
 
 __all__ = [
     "extract_prose", "read_value", "ValueReading", "ProsePatterns", "load_prose_patterns", "PATTERN_KINDS",

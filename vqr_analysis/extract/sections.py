@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from ..sources import SourceDocument
-from ..textnorm import fold_width, logical_text
+from vqr_analysis.sources.documents import SourceDocument
+from vqr_analysis.sources.textnorm import fold_width, logical_text
 
 __all__ = ["CHALLENGE_HEADINGS", "Paragraph", "Section", "find_section", "challenges_section", "clean_line"]
 

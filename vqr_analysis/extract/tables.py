@@ -35,13 +35,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..codebook import ANNEX_TABLES, UNIT_KINDS, Codebook, Indicator
-from ..model import Observation
-from ..registry import Report
-from ..sources import SourceDocument
-from ..textnorm import fold_width, normalize_label
-from ..values import parse_value
-from .layouts import Cell, RawTable, TableRow, find_tables
+from vqr_analysis.sources.codebook import ANNEX_TABLES, UNIT_KINDS, Codebook, Indicator
+from vqr_analysis.extract.model import Observation
+from vqr_analysis.sources.registry import Report
+from vqr_analysis.sources.documents import SourceDocument
+from vqr_analysis.sources.textnorm import fold_width, normalize_label
+from vqr_analysis.extract.values import parse_value
+from vqr_analysis.extract.layouts import Cell, RawTable, TableRow, find_tables
 
 __all__ = ["extract_tables", "extract_table_rows", "annex_table_key", "UNIT_FACTORS"]
 

@@ -1,0 +1,449 @@
+"""The dashboard site: built from the real reports' database and executed-notebook stand-ins.
+
+The embedded renderer is always tested; Quarto only where it is installed. The browser tests drive Debian's
+headless Chromium over file:// (skipped, with the reason, where it or Playwright is absent).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from support.paths import DATA, FIXTURES, ROOT
+from support.site_notebooks import write_notebooks
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+BUILT = "2026-01-01"
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+
+
+def _build(db: Path, notebooks: Path, out: Path, **kw):
+    from vqr_analysis.publish.site import build_site
+
+    return build_site(db, notebooks, out, renderer=kw.pop("renderer", "embedded"), built=kw.pop("built", BUILT), **kw)
+
+
+@pytest.fixture(scope="session")
+def site_notebooks(built_db, tmp_path_factory) -> Path:
+    return write_notebooks(built_db, tmp_path_factory.mktemp("notebooks"))
+
+
+@pytest.fixture(scope="session")
+def site(built_db, site_notebooks, tmp_path_factory):
+    return _build(built_db, site_notebooks, tmp_path_factory.mktemp("site") / "site")
+
+
+@pytest.fixture(scope="session")
+def hostile_site(tmp_path_factory):
+    """The site of a copy of the data whose xinjiang report carries script tags in prose, rows and cells."""
+    from support.hostile_inputs import copy_data, markup_report, register, report_entry
+
+    from vqr_analysis.store.database import build_database
+
+    tmp = tmp_path_factory.mktemp("hostile-site")
+    data = copy_data(DATA, tmp / "data")
+    file, _ = report_entry(data, "000")
+    register(data, "000", markup_report((data / file).read_text(encoding="utf-8")).encode("utf-8"))
+    db = tmp / "vqr.duckdb"
+    build_database(db, base=data)
+    return _build(db, write_notebooks(db, tmp / "nb"), tmp / "site")
+
+
+def _pages(site_dir: Path) -> dict[str, str]:
+    return {p.relative_to(site_dir).as_posix(): p.read_text(encoding="utf-8") for p in sorted(site_dir.rglob("*.html"))}
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs: list[tuple[str, str, str]] = []   # (tag, attribute, value)
+        self.nav: list[str] = []
+        self._in_nav = False
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value is not None:
+                self.refs.append((tag, name, value))
+        if tag == "nav":
+            self._in_nav = True
+
+    def handle_endtag(self, tag):
+        if tag == "nav":
+            self._in_nav = False
+
+    def handle_data(self, data):
+        if self._in_nav and data.strip():
+            self.nav.append(data.strip())
+
+
+def _parse(html: str) -> _Links:
+    parser = _Links()
+    parser.feed(html)
+    return parser
+
+
+def _elements(html: str, tag: str, cls: str) -> list[dict]:
+    """Attributes of each <tag> with class ``cls`` (nbconvert reorders attributes, so no regexes)."""
+    found: list[dict] = []
+
+    class Finder(HTMLParser):
+        def handle_starttag(self, name, attrs):
+            attrs = dict(attrs)
+            if name == tag and cls in (attrs.get("class") or "").split():
+                found.append(attrs)
+
+    Finder().feed(html)
+    return found
+
+
+def _provenance(html: str) -> dict[str, dict]:
+    merged: dict[str, dict] = {}
+    for block in re.findall(r'<script[^>]*\bclass="vqr-prov"[^>]*>(.*?)</script>', html, re.S):
+        merged.update(json.loads(block))
+    return merged
+
+
+# ------------------------------------------------------------------------------------------ structure
+
+
+def test_site_has_every_configured_page_at_its_url(site, registry):
+    from vqr_analysis.publish.site import load_site_config
+
+    config = load_site_config(ROOT / "_quarto.yml")
+    pages = _pages(site.out_dir)
+    assert site.renderer == "embedded"
+    expected = {"index.html", "compare.html", "indicators.html", "quality.html", "sources.html", "about.html"}
+    expected |= {f"regions/{r.region}.html" for r in registry} | {f"sources/{r.region}.html" for r in registry}
+    assert expected == set(pages) == set(site.pages)
+    assert len(config["project"]["render"]) == 8  # the patterns these pages come from
+
+
+def test_navigation_is_read_from_quarto_config_and_same_everywhere(site, registry):
+    from vqr_analysis.publish.site import load_site_config
+
+    navbar = load_site_config(ROOT / "_quarto.yml")["website"]["navbar"]["left"]
+    top_texts = [item["text"] for item in navbar]
+    region_titles = [f"{r.region_zh} / {r.region_en}" for r in registry]
+    navs = {name: _parse(html).nav for name, html in _pages(site.out_dir).items()}
+    first = next(iter(navs.values()))
+    assert all(nav == first for nav in navs.values()), "navigation differs between pages"
+    for text in top_texts + region_titles:
+        assert text in first
+    xinjiang = (site.out_dir / "regions" / "xinjiang.html").read_text(encoding="utf-8")
+    assert "<h1 class=\"vqr-title\">新疆 / Xinjiang · xinjiang 概况</h1>" in xinjiang  # region + notebook heading
+    home = (site.out_dir / "index.html").read_text(encoding="utf-8")
+    assert 'href="regions/xinjiang.html"' in home and 'aria-current="page"' in home
+
+
+def test_every_local_link_resolves_and_nothing_is_fetched_from_outside(site):
+    for name, html in _pages(site.out_dir).items():
+        page = site.out_dir / name
+        for tag, attr, ref in _parse(html).refs:
+            assert not re.match(r"^(https?:)?//", ref), f"{name}: {tag} {attr}={ref} leaves the machine"
+            target = ref.split("#")[0]
+            if not target or target.startswith(("data:", "mailto:")) or target.startswith("../briefs/") \
+                    or target.startswith("briefs/"):
+                continue  # briefs are written into the site by `vqr briefs`, after the site
+            assert (page.parent / target).resolve().is_file(), f"{name}: broken link {ref}"
+        assert "require.js" not in html and "mathjax" not in html.lower() and "cdn.jsdelivr" not in html
+
+
+def test_vega_is_vendored_once_not_inlined(site):
+    bundle = site.out_dir / "assets" / "vega-bundle.js"
+    assert bundle.stat().st_size > 500_000 and "window.vegaEmbed" in bundle.read_text(encoding="utf-8")
+    for name, html in _pages(site.out_dir).items():
+        assert "vegaEmbed=" not in html and "window.vegaEmbed" not in html, f"{name} inlines the Vega libraries"
+        has_chart = 'class="vqr-chart"' in html
+        assert ("assets/vega-bundle.js" in html) == has_chart, name
+    assert 'class="vqr-chart"' in (site.out_dir / "index.html").read_text(encoding="utf-8")
+
+
+def test_footer_shows_snapshot_and_build_date_through_build_info(site, db_con):
+    from vqr_analysis.analysis.api import snapshot
+
+    info = (site.out_dir / "assets" / "build-info.js").read_text(encoding="utf-8")
+    assert f'"snapshot": "{snapshot(db=db_con)}"' in info and f'"built": "{BUILT}"' in info
+    for name, html in _pages(site.out_dir).items():
+        assert "data-vqr-snapshot" in html and "data-vqr-built" in html, name
+        assert "assets/build-info.js" in html, name
+    assert snapshot(db=db_con) in (site.out_dir / "index.html").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------------ provenance
+
+
+def test_every_value_button_carries_its_source_quote_and_line(site, db_con):
+    rows = db_con.execute("SELECT obs_id, quote, line, raw FROM observations").fetchall()
+    truth = {str(obs_id): (quote, line, raw) for obs_id, quote, line, raw in rows}
+    n_buttons = 0
+    for name, html in _pages(site.out_dir).items():
+        prov = _provenance(html)
+        for obs in (b["data-obs"] for b in _elements(html, "button", "vqr-val")):
+            n_buttons += 1
+            assert obs in prov, f"{name}: value {obs} has no provenance"
+            quote, line, raw = truth[obs]
+            assert (prov[obs]["quote"], prov[obs]["line"], prov[obs]["raw"]) == (quote, line, raw)
+            assert prov[obs]["source_file"].startswith("reports/")
+    assert n_buttons > 300
+
+
+def test_region_page_lists_every_value_of_the_region_with_a_csv_of_it(site, db_con, registry):
+    from vqr_analysis.analysis.api import profile
+
+    for report in registry:
+        html = (site.out_dir / "regions" / f"{report.region}.html").read_text(encoding="utf-8")
+        section = html[html.index('class="vqr-region-values"'):]
+        expected = profile(report.region, db=db_con)
+        buttons = re.findall(r'data-obs="(\d+)"', section.split('class="vqr-prov"')[0])
+        assert sorted(map(int, buttons)) == sorted(expected.get_column("obs_id").to_list())
+        assert f"../briefs/{report.region}.pdf" in html
+        if expected.height:
+            rows = list(csv.DictReader(io.StringIO(
+                (site.out_dir / "data" / f"region-{report.region}.csv").read_text(encoding="utf-8-sig"))))
+            assert len(rows) == expected.height
+            assert {"codebook_label_zh", "codebook_label_en", "codebook_unit", "codebook_definition"} <= set(rows[0])
+
+
+def test_every_chart_and_table_links_a_csv_with_codebook_metadata(site):
+    n_links = 0
+    for name, html in _pages(site.out_dir).items():
+        for href in (a["href"] for a in _elements(html, "a", "vqr-csv")):
+            n_links += 1
+            path = (site.out_dir / name).parent / href
+            text = path.read_bytes()
+            assert text.startswith("\ufeff".encode()), f"{href}: no BOM for spreadsheet programs"
+            header = next(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
+            if "indicator_code" in header:
+                assert "codebook_definition" in header, href
+        n_charts = html.count('class="vqr-chart"')
+        assert html.count("data/charts/") + html.count('id="home-coverage"') + html.count('id="compare-chart"') \
+            >= n_charts, f"{name}: a chart without its CSV"
+    assert n_links >= 10
+
+
+def test_chart_csv_holds_exactly_the_rows_the_chart_draws(site, site_notebooks):
+    import nbformat
+
+    from vqr_analysis.publish.site import extract_chart_spec
+
+    nb = nbformat.read(site_notebooks / "regions" / "tenth_division.ipynb", as_version=4)
+    spec = next(s for c in nb.cells for o in c.get("outputs", []) if (s := extract_chart_spec(o)))
+    drawn = next(iter(spec["datasets"].values()))
+    rows = list(csv.DictReader(io.StringIO(
+        (site.out_dir / "data" / "charts" / "regions-tenth_division-chart-1.csv").read_text(encoding="utf-8-sig"))))
+    assert [r["quote"] for r in rows] == [d["quote"] for d in drawn]
+
+
+def test_altair_html_output_is_taken_apart_into_a_spec(site_notebooks):
+    import nbformat
+
+    from vqr_analysis.publish.site import extract_chart_spec
+
+    nb = nbformat.read(site_notebooks / "regions" / "xinjiang.ipynb", as_version=4)  # html-renderer form
+    html_outputs = [o for c in nb.cells for o in c.get("outputs", []) if "vegaEmbed" in str(o.get("data", {}))]
+    assert html_outputs, "fixture lost its Altair html output"
+    spec = extract_chart_spec(html_outputs[0])
+    assert spec["mark"]["type"] == "bar" and spec["datasets"]
+
+
+# ---------------------------------------------------------------------------------------- comparability
+
+
+def test_comparability_badges_mark_mixed_levels_and_years(site, db_con):
+    from vqr_analysis.analysis.api import compare
+
+    html = (site.out_dir / "compare.html").read_text(encoding="utf-8")
+    rows = re.findall(r'<tr data-search="(\S+) .*?</tr>', html, re.S)
+    assert rows, "compare page has no indicator rows"
+    frame = compare(rows, db=db_con)
+    notes = dict(frame.select("indicator_code", "comparability").unique().iter_rows())
+    for code, row in zip(rows, re.findall(r"<tr data-search=.*?</tr>", html, re.S)):
+        assert ('class="vqr-badge"' in row) == (notes[code] != "comparable"), code
+    assert "高职与中职混合" in html or "层次与年份不同" in html
+
+
+# --------------------------------------------------------------------------------------------- escaping
+
+
+def test_script_in_a_report_shows_as_text(hostile_site):
+    pages = _pages(hostile_site.out_dir)
+    sources = pages["sources/xinjiang.html"]
+    assert "&lt;script&gt;alert(&#34;vqr-cell&#34;)&lt;/script&gt;" in sources
+    for name, html in pages.items():
+        assert "<script>alert(" not in html, f"{name}: report markup reached the page unescaped"
+        assert "<img src=x" not in html, name
+        for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S):
+            json.loads(block)  # the block ended where it should, not at a "</script>" in report text
+    assert "\\u003cscript\\u003e" in sources
+
+
+# ---------------------------------------------------------------------------------- atomicity, determinism
+
+
+def _tree(path: Path) -> dict[str, str]:
+    return {p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_rebuild_is_byte_identical_except_build_info(site, built_db, site_notebooks, tmp_path):
+    again = _build(built_db, site_notebooks, tmp_path / "site", built="2026-02-02")
+    a, b = _tree(site.out_dir), _tree(again.out_dir)
+    assert set(a) == set(b)
+    assert [k for k in a if a[k] != b[k]] == ["assets/build-info.js"]
+
+
+def test_failed_render_keeps_the_last_good_site(built_db, site_notebooks, tmp_path):
+    from vqr_analysis.core.errors import VqrError
+
+    out = tmp_path / "site"
+    _build(built_db, site_notebooks, out)
+    (out / "briefs").mkdir()
+    (out / "briefs" / "xinjiang.pdf").write_bytes(b"%PDF-1.7 stand-in")
+    before = _tree(out)
+    broken = tmp_path / "broken-notebooks"
+    shutil.copytree(site_notebooks, broken)
+    (broken / "regions" / "tarim.ipynb").unlink()
+    with pytest.raises(VqrError, match=r"regions/tarim\.ipynb.*vqr notebooks"):
+        _build(built_db, broken, out)
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken-notebooks", "site"], "temp folders left behind"
+    _build(built_db, site_notebooks, out)  # a good rebuild keeps the briefs written after the last site
+    assert (out / "briefs" / "xinjiang.pdf").is_file()
+
+
+def test_cli_site_says_which_renderer_it_used(built_db, site_notebooks, tmp_path):
+    vqr = [sys.executable, "-m", "vqr_analysis.cli"]
+    ok = subprocess.run([*vqr, "site", "--renderer", "embedded", "--db", str(built_db), "--notebooks",
+                         str(site_notebooks), "--out", str(tmp_path / "site")], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "embedded renderer" in ok.stdout and (tmp_path / "site" / "index.html").is_file()
+    if shutil.which("quarto") is None:
+        bad = subprocess.run([*vqr, "site", "--renderer", "quarto", "--db", str(built_db), "--out",
+                              str(tmp_path / "q")], capture_output=True, text=True)
+        assert bad.returncode == 2 and "quarto" in bad.stderr and "Traceback" not in bad.stderr
+        assert not (tmp_path / "q").exists()
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None,
+                    reason="quarto is not on PATH (its pip shim downloads the binary from GitHub; not installable here)")
+def test_quarto_renders_the_same_pages(site, built_db, site_notebooks, tmp_path):
+    result = _build(built_db, site_notebooks, tmp_path / "site", renderer="quarto")
+    assert result.renderer == "quarto"
+    assert set(_pages(result.out_dir)) >= set(_pages(site.out_dir))
+    home = (result.out_dir / "index.html").read_text(encoding="utf-8")
+    assert "assets/vega-bundle.js" in home and "vqr-prov" in home
+
+
+# ---------------------------------------------------------------------------------------------- browser
+
+
+def _browser_skip_reason() -> str | None:
+    if not CHROMIUM.is_file():
+        return f"Debian's chromium is not installed at {CHROMIUM}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e .[test])"
+    return None
+
+
+needs_browser = pytest.mark.skipif(_browser_skip_reason() is not None, reason=_browser_skip_reason() or "")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    seen = {"errors": [], "outside": [], "dialogs": []}
+    page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else seen["outside"].append(r.url))
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, seen
+
+
+@needs_browser
+@pytest.mark.slow
+def test_home_and_region_pages_work_offline_in_chromium(site, registry, browser, db_con):
+    paths = [site.out_dir / "index.html"] + [site.out_dir / "regions" / f"{r.region}.html" for r in registry]
+    for path in paths:
+        page, seen = _open(browser, path)
+        name = path.relative_to(site.out_dir).as_posix()
+        page.wait_for_selector(".vqr-chart.vqr-drawn", timeout=15_000)
+        n_charts = page.locator(".vqr-chart").count()
+        assert page.locator(".vqr-chart.vqr-drawn svg, .vqr-chart.vqr-drawn canvas").count() >= n_charts > 0, name
+        assert page.locator("[data-vqr-snapshot]").first.inner_text() not in ("", "…"), name
+        button = page.locator("button.vqr-val[data-obs]").first
+        if button.count():
+            obs = button.get_attribute("data-obs")
+            button.click()
+            popover = page.locator(".vqr-popover")
+            popover.wait_for(state="visible")
+            quote, line = db_con.execute("SELECT quote, line FROM observations WHERE obs_id = ?",
+                                         [int(obs)]).fetchone()
+            assert popover.locator(".vqr-popover-quote").inner_text() == quote.strip()
+            assert str(line) in popover.inner_text()
+            page.keyboard.press("Escape")
+            popover.wait_for(state="hidden")
+        assert seen["errors"] == [], f"{name}: console errors {seen['errors']}"
+        assert seen["outside"] == [], f"{name}: requests leaving the machine {seen['outside']}"
+        page.close()
+
+
+@needs_browser
+@pytest.mark.slow
+def test_popover_opens_from_the_keyboard_and_from_a_chart_mark(site, browser):
+    page, seen = _open(browser, site.out_dir / "regions" / "tenth_division.html")
+    page.wait_for_selector(".vqr-chart.vqr-drawn")
+    button = page.locator("button.vqr-val[data-obs]").first
+    button.focus()
+    page.keyboard.press("Enter")
+    popover = page.locator(".vqr-popover")
+    popover.wait_for(state="visible")
+    assert page.evaluate("document.activeElement.className") == "vqr-popover-close"
+    page.keyboard.press("Escape")
+    popover.wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.getAttribute('data-obs')") == button.get_attribute("data-obs")
+    page.locator(".vqr-chart svg path[role='graphics-symbol']").first.click()  # a bar: its datum has obs_id
+    popover.wait_for(state="visible")
+    assert popover.locator(".vqr-popover-quote").inner_text()
+    assert seen["errors"] == [] and seen["outside"] == []
+    page.close()
+
+
+@needs_browser
+@pytest.mark.slow
+def test_report_scripts_never_run_in_the_browser(hostile_site, browser):
+    for name in ("sources/xinjiang.html", "regions/xinjiang.html", "quality.html", "index.html"):
+        page, seen = _open(browser, hostile_site.out_dir / name)
+        page.wait_for_timeout(300)
+        assert seen["dialogs"] == [], f"{name}: report script ran: {seen['dialogs']}"
+        assert seen["outside"] == [], f"{name}: {seen['outside']}"
+        page.close()
+    page, _ = _open(browser, hostile_site.out_dir / "sources" / "xinjiang.html")
+    assert '<script>alert("vqr-cell")</script>' in page.locator("body").inner_text()
+    page.close()

@@ -1,0 +1,67 @@
+"""Where the project's inputs and outputs live.
+
+Everything resolves from the project root (the folder holding ``data/reports.toml``) so that the CLI, the
+notebooks and the tests agree. ``VQR_DB`` overrides the database path, ``VQR_DATA_DIR`` the data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+__all__ = ["PACKAGE_DIR", "project_root", "data_dir", "default_db_path", "build_dir", "site_dir", "replace_dir"]
+
+# The installed package folder (vqr_analysis/): this file sits in vqr_analysis/core/.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def project_root() -> Path:
+    """The checkout root: ``VQR_ROOT``, else the first parent of the cwd or the package holding data/reports.toml."""
+    env = os.environ.get("VQR_ROOT")
+    if env:
+        return Path(env).resolve()
+    for start in (Path.cwd().resolve(), PACKAGE_DIR):
+        for candidate in (start, *start.parents):
+            if (candidate / "data" / "reports.toml").is_file():
+                return candidate
+    return PACKAGE_DIR.parent
+
+
+def _from_env(name: str, default: Path) -> Path:
+    """``$name`` when set (resolved), else ``default``: every location can be moved for tests and jobs."""
+    env = os.environ.get(name)
+    return Path(env).resolve() if env else default
+
+
+def data_dir() -> Path:
+    return _from_env("VQR_DATA_DIR", project_root() / "data")
+
+
+def default_db_path() -> Path:
+    return _from_env("VQR_DB", data_dir() / "vqr.duckdb")
+
+
+def build_dir() -> Path:
+    """Intermediate outputs (executed notebooks, caches, build state); never committed."""
+    return _from_env("VQR_BUILD_DIR", project_root() / "build")
+
+
+def site_dir() -> Path:
+    return _from_env("VQR_SITE_DIR", project_root() / "site")
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Put folder ``new`` in place of ``target`` (same filesystem): two renames, the old copy removed only once
+    the new one is in, and restored if the second rename fails. Readers never see a half-written folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        if old.exists():
+            os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

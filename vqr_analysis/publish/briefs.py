@@ -1,0 +1,437 @@
+"""Policy briefs: a two-to-four-page PDF per region, typeset in Chinese with Typst.
+
+A brief has a title block, 4–8 headline numbers compared with the other regions, two or three charts, a short
+comparison table, the report's own '面临挑战' section quoted with its lines, a data-quality note and a sources
+line. Every number comes from the database through :mod:`vqr_analysis.analysis`, every sentence of prose
+from the report itself; the only other words are fixed, neutral phrases filled with computed values
+("高于其他地区中位数").
+
+Nothing from a report is turned into Typst markup: the content travels to ``templates/brief.typ`` as one JSON
+document (``sys.inputs.data``) and the charts as SVG strings, and Typst prints strings literally, so a report
+containing ``#``, ``*``, ``$`` or ``[`` prints them as they are.
+
+The font comes from :func:`vqr_analysis.fonts.find_cjk_font` before anything is rendered: no CJK font means
+a VqrError and no PDF. Each PDF is written to a temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import polars as pl
+
+from vqr_analysis.analysis import api as analysis
+from vqr_analysis.core.errors import VqrError
+from vqr_analysis.publish.fonts import CjkFont, find_cjk_font, missing_glyphs, register_chart_font
+
+__all__ = [
+    "HEADLINE_CODES", "HEADLINE_MIN", "HEADLINE_MAX", "MAX_CHARTS", "TEMPLATE", "BriefContent", "brief_content",
+    "render_brief", "build_briefs", "format_value", "default_out_dir",
+]
+
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "brief.typ"
+
+# Headline indicators in priority order: a brief shows the first HEADLINE_MAX of these that its region reports.
+# The one place to change what policy readers see first. Codes are from data/indicators.csv.
+HEADLINE_CODES = (
+    "full_time_students", "full_time_teachers", "student_teacher_ratio", "dual_qualified_teacher_share",
+    "placement_rate", "graduates", "enrolment", "schools", "senior_title_teacher_share", "monthly_income",
+    "per_student_appropriation", "sat_students", "sat_employers", "equipment_value_per_student", "specialties",
+    "training_participants", "non_degree_training_hours", "vocational_certificates",
+)
+HEADLINE_MIN, HEADLINE_MAX = 4, 8
+MAX_CHARTS = 3
+_TWO_YEAR_TOP = 10
+_PX_TO_PT = 0.75  # vl-convert sizes SVGs in CSS pixels
+_HALF_PLOT_PX = 200  # plot width of the small charts, two of which share a row
+_CHANGE_PLOT_PX = 140  # the change chart's labels ('144 学时 → 728 学时') run past its bars
+_TEXT_WIDTH_PT = 500  # A4 less the template's margins (a little to spare)
+_ROW_SHRINK = 1.15  # two charts may share a row if shrinking them to at most 1/1.15 makes them fit
+_SVG_WIDTH_RE = re.compile(r'<svg[^>]*\swidth="([\d.]+)"')
+
+_COMPARABILITY = {
+    (True, True): "比较对象的教育层次（高职/中职）与数据年份不同，仅供参考",
+    (True, False): "比较对象含高职与中职，层次不同，仅供参考",
+    (False, True): "比较对象的数据年份不同，仅供参考",
+    (False, False): "",
+}
+_QUALIFIER = {"approximate": ("约", ""), "lower_bound": ("", "以上"), "upper_bound": ("", "以下")}
+_CHART_CAPTIONS = {
+    "profile": "本地区（彩色）与其他地区（灰色）在各核心指标上的相对位置；每个指标以报告该项的地区中最高值为 1。",
+    "across": "各地区的最新年份数值；未报告的地区标为“未报告”，不按 0 画出。",
+    "change": "本报告同时给出两个年份的指标中，变化幅度最大的若干项。",
+}
+
+
+def default_out_dir() -> Path:
+    from vqr_analysis.core.paths import site_dir
+
+    return site_dir() / "briefs"
+
+
+def _format_number(value: float) -> str:
+    from vqr_analysis.analysis.charts import format_number  # one number style for charts and briefs
+
+    return format_number(value)
+
+
+def format_value(value: float | None, unit: str | None, qualifier: str | None = "exact") -> str:
+    """A value as a reader expects it: '16.85:1', '79.41%', '288,309 人', '约300 人'; None → '未报告'."""
+    if value is None:
+        return "未报告"
+    number = _format_number(value)
+    unit = unit or ""
+    text = f"{number}:1" if unit == "ratio" else f"{number}%" if unit == "%" else f"{number} {unit}".strip()
+    before, after = _QUALIFIER.get(qualifier or "exact", ("", ""))
+    return f"{before}{text}{after}"
+
+
+def _unit_label(unit: str | None) -> str:
+    return {"ratio": "N:1", None: "", "": ""}.get(unit, unit or "")
+
+
+# ------------------------------------------------------------------------------------------------ content
+
+
+@dataclass
+class BriefContent:
+    """Everything one brief shows: the JSON for the template, the charts, and the observations it cites."""
+
+    region: str
+    data: dict
+    charts: list[tuple[str, object]] = field(default_factory=list)  # (caption, Altair chart)
+    obs_ids: set[int] = field(default_factory=set)
+
+
+def _present(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(pl.col("value").is_not_null())
+
+
+def _obs_ids(frame: pl.DataFrame) -> set[int]:
+    return set(frame.get_column("obs_id").drop_nulls().to_list()) if "obs_id" in frame.columns else set()
+
+
+def _pick_headlines(prof: pl.DataFrame) -> list[str]:
+    """Priority codes the region reports, topped up to HEADLINE_MIN with its most widely compared others."""
+    reported = _present(prof)
+    have = set(reported.get_column("indicator_code").to_list())
+    chosen = [c for c in HEADLINE_CODES if c in have][:HEADLINE_MAX]
+    if len(chosen) < HEADLINE_MIN:
+        extra = reported.filter(~pl.col("indicator_code").is_in(chosen) & pl.col("parent_code").is_null()) \
+            .sort(["n_regions", "table", "indicator_code"], descending=[True, False, False], nulls_last=True)
+        chosen += extra.get_column("indicator_code").head(HEADLINE_MIN - len(chosen)).to_list()
+    return chosen
+
+
+def _comparison_text(row: dict) -> str:
+    n = row.get("n_regions") or 0
+    if n < 2 or row.get("median_others") is None:
+        return "其他地区未报告此项，无从比较"
+    value, median = row["value"], row["median_others"]
+    relation = "高于" if value > median else "低于" if value < median else "等于"
+    return (f"在 {n} 个报告此项的地区中居第 {row['rank']} 位（从高到低）；"
+            f"其他地区中位数 {format_value(median, row['unit'])}，本地区{relation}其他地区中位数")
+
+
+def _headline_items(prof: pl.DataFrame, codes: Sequence[str]) -> list[dict]:
+    rows = {r["indicator_code"]: r for r in _present(prof).iter_rows(named=True)}
+    items = []
+    for code in codes:
+        r = rows[code]
+        items.append({
+            "code": code, "label": r["label"], "value_text": format_value(r["value"], r["unit"], r["qualifier"]),
+            "year": str(r["year"]) if r["year"] is not None else "",
+            "source": f"原文“{r['raw']}”，第 {r['line']} 行" + ("（表格）" if r["method"] == "table" else ""),
+            "comparison": _comparison_text(r),
+            "comparability": _COMPARABILITY[(bool(r.get("mixed_levels")), bool(r.get("mixed_years")))]
+            if (r.get("n_regions") or 0) >= 2 else "",
+        })
+    return items
+
+
+def _table(cmp: pl.DataFrame, reports: pl.DataFrame, region: str, codes: Sequence[str]) -> dict:
+    """Headline indicators (rows) × regions (columns); absent values are '—', never 0."""
+    regions = reports.get_column("region").to_list()
+    header = ["指标"] + reports.get_column("region_zh").to_list()
+    level = ["层次"] + reports.get_column("level_zh").to_list()
+    years = ["数据年份"] + [str(y) for y in reports.get_column("data_year").to_list()]
+    data_year = dict(zip(regions, reports.get_column("data_year").to_list()))
+    cells = {(r["indicator_code"], r["region"]): r for r in cmp.iter_rows(named=True)}
+    rows = []
+    for code in codes:
+        any_row = next(r for (c, _), r in cells.items() if c == code)
+        unit = _unit_label(any_row["unit"])
+        row = [f"{any_row['label']}（{unit}）" if unit else any_row["label"]]
+        for reg in regions:
+            cell = cells.get((code, reg))
+            if cell is None or cell["value"] is None:
+                row.append("—")
+                continue
+            text = _format_number(cell["value"])
+            if cell["year"] is not None and cell["year"] != data_year[reg]:
+                text += f"（{cell['year']}）"
+            row.append(text)
+        rows.append(row)
+    return {"header": header, "rows": [level, years, *rows], "highlight": regions.index(region) + 1,
+            "note": "— 表示该地区报告未给出此项（不是 0）；括号内为数值所属年份（与报告数据年份不同时）。"
+                    "各地区取各自最新年份，层次与年份不同者不宜直接比较。"}
+
+
+def _svg_width_pt(svg: str) -> float:
+    m = _SVG_WIDTH_RE.search(svg)
+    return float(m.group(1)) * _PX_TO_PT if m else 400.0
+
+
+def _charts(region: str, codes: Sequence[str], pool: pl.DataFrame, own_all_years: pl.DataFrame) -> \
+        tuple[list[tuple[str, object]], set[int]]:
+    """Up to MAX_CHARTS charts from the chart builders: the region against the others over the headline pool,
+    single indicators across regions, and the two-year change when the report gives two years."""
+    from vqr_analysis.analysis import charts
+
+    present = _present(pool)
+    reporting = present.group_by("indicator_code").len().filter(pl.col("len") >= 2)
+    mine = set(present.filter(pl.col("region") == region).get_column("indicator_code").to_list())
+    comparable = set(reporting.get_column("indicator_code").to_list()) & mine
+    twice = own_all_years.group_by("indicator_code").agg(pl.col("year").n_unique().alias("n")) \
+        .filter(pl.col("n") >= 2).get_column("indicator_code").to_list()
+    planned: list[tuple[str, object, pl.DataFrame]] = []
+    if len(comparable) >= 2:
+        frame = pool.filter(pl.col("indicator_code").is_in(comparable))
+        planned.append((_CHART_CAPTIONS["profile"], charts.region_vs_others(frame, region, width=360), frame))
+    room = MAX_CHARTS - len(planned) - (1 if twice else 0)
+    for code in [c for c in codes if c in comparable][:max(room, 0)]:
+        frame = pool.filter(pl.col("indicator_code") == code)
+        planned.append((_CHART_CAPTIONS["across"],
+                        charts.indicator_across_regions(frame, code, width=_HALF_PLOT_PX), frame))
+    if twice and len(planned) < MAX_CHARTS:
+        frame = own_all_years.filter(pl.col("indicator_code").is_in(twice))
+        planned.append((_CHART_CAPTIONS["change"],
+                        charts.two_year_change(frame, region, top=_TWO_YEAR_TOP, width=_CHANGE_PLOT_PX), frame))
+    used = set().union(*(_obs_ids(frame) for _, _, frame in planned)) if planned else set()
+    return [(caption, chart) for caption, chart, _ in planned], used
+
+
+def _challenges(report: dict, base: Path | None) -> dict:
+    from vqr_analysis.extract.sections import challenges_section
+    from vqr_analysis.sources.registry import load_registry
+    from vqr_analysis.sources.documents import load_document
+
+    registered = {r.region: r for r in load_registry(base / "reports.toml" if base else None)}
+    entry = registered.get(report["region"])
+    if entry is None or entry.sha256 != report["sha256"]:
+        raise VqrError(f"the database's report {report['id']} ({report['region']}) is not the registered file; "
+                       "rebuild the database with `vqr db`")
+    section = challenges_section(load_document(entry, base))
+    if section is None:
+        return {"found": False, "text": f"报告（{report['file']}）中未找到“面临挑战”或同类章节，本简报不作引述。"}
+    return {
+        "found": True, "heading": section.heading,
+        "citation": f"{report['file']} 第 {section.first_line}–{section.last_line} 行",
+        "paragraphs": [{"text": p.text, "heading": p.is_heading,
+                        "lines": f"第 {p.first_line} 行" if p.first_line == p.last_line
+                        else f"第 {p.first_line}–{p.last_line} 行"} for p in section.paragraphs],
+    }
+
+
+def _quality(flags: pl.DataFrame, reports: pl.DataFrame, region: str, obs_ids: set[int]) -> dict:
+    """Flags on the brief's numbers: the region's own in full, the compared regions' as a count per region."""
+    names = dict(zip(reports.get_column("region").to_list(), reports.get_column("region_zh").to_list()))
+    ids = list(obs_ids)
+    touching = flags.filter(pl.col("obs_id").is_in(ids) | pl.col("related_obs_id").is_in(ids)) \
+        .unique(["obs_id", "rule", "message"], maintain_order=True)
+    own = [{"severity": r["severity"], "rule": r["rule"],
+            "what": f"{r['label']} · {r['year']} 年 · 原文“{r['raw']}”（第 {r['line']} 行）",
+            "message": r["message"] or ""} for r in touching.filter(pl.col("region") == region).iter_rows(named=True)]
+    counts = touching.filter(pl.col("region") != region).group_by("region", maintain_order=True).len()
+    others = "、".join(f"{names.get(r, r)} {n} 条" for r, n in counts.iter_rows())
+    return {"own": own, "others": f"对照数据（其他地区的数值）另有质量标记：{others}，详见各地区简报。" if others else ""}
+
+
+def _sources(report: dict, others: Iterable[dict], snapshot: str) -> dict:
+    def cite(r: dict) -> str:
+        return f"{r['region_zh']} {r['file']}（SHA-256 {r['sha256'][:12]}）"
+
+    return {"own": f"{cite(report)}，发布者 {report['publisher']}", "others": "；".join(cite(r) for r in others),
+            "snapshot": snapshot}
+
+
+def brief_content(region: str, *, db=None, base: Path | None = None) -> BriefContent:
+    """The content of one region's brief, from the database (``db``: path or open connection) and the report.
+
+    ``base`` is the data folder holding the registry and the report files (default ``data/``).
+    """
+    reports = analysis.reports(db=db)
+    known = reports.get_column("region").to_list()
+    if region not in known:
+        raise VqrError(f"unknown region {region!r}; known regions: {', '.join(known)}")
+    report = reports.filter(pl.col("region") == region).row(0, named=True)
+    snapshot = analysis.snapshot(db=db)
+    known_codes = set(analysis.indicators(db=db).get_column("code").to_list())
+    prof = analysis.profile(region, db=db)
+    codes = _pick_headlines(prof)
+    pool_codes = list(dict.fromkeys([*codes, *(c for c in HEADLINE_CODES if c in known_codes)]))
+    pool = analysis.compare(pool_codes, db=db)
+    own_all_years = analysis.values(region, db=db)
+    flags = analysis.quality_flags(db=db)
+    table_frame = pool.filter(pl.col("indicator_code").is_in(codes))
+    chart_list, chart_obs = _charts(region, codes, pool, own_all_years) if codes else ([], set())
+    obs_ids = _obs_ids(table_frame) | chart_obs
+    period = f"{report['data_period_start']} 至 {report['data_period_end']}"
+    data = {
+        "title": f"{report['subject_zh']}职业教育质量政策简报",
+        "subtitle": f"依据 {report['edition_year']} 年度{report['level_zh']}质量年度报告",
+        "region_zh": report["region_zh"], "region_en": report["region_en"],
+        "subject_zh": report["subject_zh"], "subject_en": report["subject_en"],
+        "level": f"{report['level_zh']}（{report['level_en']}）",
+        "edition": f"{report['edition_year']} 年度（发布 {report['published']}）",
+        "period": period, "data_year": str(report["data_year"]), "snapshot": snapshot,
+        "headlines": _headline_items(prof, codes),
+        "headline_empty": "数据库中尚无本地区的数值，本简报不列核心指标、对照表与图表。",
+        "table": _table(table_frame, reports, region, codes) if codes else None,
+        "challenges": _challenges(report, base),
+        "quality": _quality(flags, reports, region, obs_ids),
+        "sources": _sources(report, reports.filter(pl.col("region") != region).iter_rows(named=True), snapshot),
+        "chart_rows": [],
+    }
+    return BriefContent(region, data, chart_list, obs_ids)
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+
+
+def _compiler(font: CjkFont):
+    import typst
+
+    # Only the chosen font folder plus Typst's bundled fonts: the output does not depend on what else is
+    # installed, and a missing CJK family cannot be silently replaced by a system font without Chinese.
+    return typst.Compiler(input=str(TEMPLATE), root=str(TEMPLATE.parent), font_paths=[str(font.folder)],
+                          ignore_system_fonts=True)
+
+
+def _all_text(value) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _all_text(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _all_text(v)
+
+
+def _chart_rows(figures: list[dict]) -> list[list[dict]]:
+    """Figures in rows: two consecutive charts that (slightly shrunk) fit the text width together share a row."""
+    rows: list[list[dict]] = []
+    for fig in figures:
+        together = rows[-1][0]["width_pt"] + fig["width_pt"] if rows and len(rows[-1]) == 1 else None
+        if together is not None and together <= _TEXT_WIDTH_PT * _ROW_SHRINK:
+            rows[-1].append(fig)
+        else:
+            rows.append([fig])
+    return rows
+
+
+def _chart_font(spec: dict, family: str) -> dict:
+    """The chart spec with the found CJK family first in every font list (the theme lists likely names)."""
+    from vqr_analysis.analysis.charts import FONT
+
+    def walk(node):
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return f"{family}, {FONT}" if node == FONT and not FONT.startswith(family) else node
+
+    return walk(spec)
+
+
+def _chart_svg(spec: dict, font: CjkFont, cache_dir: Path | None) -> str:
+    """vl-convert's SVG for ``spec``, reused from ``cache_dir`` when the same spec, font and renderer made it
+    before: a rebuild that only re-stamps the snapshot id then skips the costly rendering."""
+    from vqr_analysis.analysis import charts
+
+    if cache_dir is None:
+        return charts.to_svg(spec)
+    import vl_convert
+
+    key = hashlib.sha256(json.dumps([spec, str(font.path), vl_convert.__version__], sort_keys=True,
+                                    ensure_ascii=False).encode()).hexdigest()[:24]
+    path = Path(cache_dir) / f"{key}.svg"
+    if path.is_file():
+        os.utime(path)  # recently used: kept by pruning
+        return path.read_text(encoding="utf-8")
+    svg = charts.to_svg(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(svg, encoding="utf-8")
+    os.replace(tmp, path)
+    return svg
+
+
+def render_brief(content: BriefContent, out_path: Path, font: CjkFont, *, compiler=None,
+                 svg_cache: Path | None = None) -> Path:
+    """Typeset one brief to ``out_path`` (temp file + rename). Charts become SVG via vl-convert."""
+    from vqr_analysis.analysis import charts
+
+    register_chart_font(font)
+    data = dict(content.data)
+    inputs: dict[str, str] = {}
+    figures = []
+    for i, (caption, chart) in enumerate(content.charts):
+        svg = _chart_svg(_chart_font(charts.to_spec(chart), font.family), font, svg_cache)
+        key = f"chart-{i}"
+        inputs[key] = svg
+        figures.append({"key": key, "caption": caption, "width_pt": round(_svg_width_pt(svg), 1)})
+    data["chart_rows"] = _chart_rows(figures)
+    data["font"] = font.family
+    lacking = missing_glyphs(font, "".join(_all_text(data)))
+    if lacking:
+        raise VqrError(f"font {font.family} ({font.path}) lacks Chinese characters used in the {content.region} "
+                       f"brief: {''.join(lacking[:20])}; set VQR_FONT_PATH to a fuller CJK font")
+    inputs["data"] = json.dumps(data, ensure_ascii=False)
+    compiler = compiler or _compiler(font)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.building-{os.getpid()}")
+    try:
+        _, warnings = compiler.compile_with_warnings(output=str(tmp), sys_inputs=inputs)
+        font_warnings = [w.message for w in warnings if "font" in w.message]
+        if font_warnings:
+            raise VqrError(f"Typst could not use the font for the {content.region} brief: {font_warnings[0]}")
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out_path
+
+
+def build_briefs(db_path: str | Path | None = None, out_dir: str | Path | None = None,
+                 regions: Sequence[str] | None = None, *, font: CjkFont | None = None,
+                 base: Path | None = None, svg_cache: Path | None = None) -> list[Path]:
+    """Write ``<out_dir>/<region>.pdf`` for each region (default all) and return the paths.
+
+    ``svg_cache``: a folder where chart SVGs are kept by content (the incremental build passes one).
+
+    The font is found first (``font`` overrides discovery) and every brief's content is gathered before any
+    PDF is written, so a bad call (no CJK font, unknown region, stale database) writes nothing.
+    """
+    font = font or find_cjk_font()
+    out = Path(out_dir) if out_dir else default_out_dir()
+    con = analysis.connect(db_path)
+    try:
+        known = analysis.reports(db=con).get_column("region").to_list()
+        wanted = list(dict.fromkeys(regions)) if regions else known
+        unknown = [r for r in wanted if r not in known]
+        if unknown:
+            raise VqrError(f"unknown region {', '.join(map(repr, unknown))}; known regions: {', '.join(known)}")
+        contents = [brief_content(region, db=con, base=base) for region in wanted]
+    finally:
+        con.close()
+    compiler = _compiler(font)
+    return [render_brief(c, out / f"{c.region}.pdf", font, compiler=compiler, svg_cache=svg_cache)
+            for c in contents]

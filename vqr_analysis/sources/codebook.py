@@ -1,0 +1,160 @@
+"""The indicator codebook (``data/indicators.csv``): the one definition of every indicator.
+
+The loader (DDL column comments, the ``indicators`` table), the extractors (labels and aliases), the docs
+and the chart labels all read it from here.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.paths import data_dir
+from vqr_analysis.sources.textnorm import normalize_label
+
+__all__ = ["Indicator", "Codebook", "load_codebook", "UNIT_KINDS", "CODEBOOK_COLUMNS"]
+
+CODEBOOK_COLUMNS = [
+    "code", "table", "parent_code", "name_zh", "aliases_zh", "name_en", "unit", "unit_kind", "description_en",
+]
+
+# Known unit kinds and the canonical units they allow.
+UNIT_KINDS: dict[str, set[str]] = {
+    "count": {"人", "个", "人次", "项", "门", "本", "所", "册", "台", "学时", "课时", "人日"},
+    "percent": {"%"},
+    "currency_10k_yuan": {"万元"},
+    "currency_yuan": {"元"},
+    "duration": {"学时", "课时", "人日"},
+    "per_student": {"个/生", "元/生", "平方米/生", "册/生", "元/生/年", "元"},
+    "bandwidth": {"Mbps"},
+    "area": {"平方米", "亩"},
+    "ratio": {"ratio"},
+}
+
+# The annex tables of the national template, by codebook ``table`` value.
+ANNEX_TABLES = {
+    "scorecard": (1, "人才培养质量计分卡", "Talent-training scorecard"),
+    "satisfaction": (2, "满意度调查表", "Satisfaction survey"),
+    "teaching_resources": (3, "教学资源表", "Teaching resources"),
+    "service_contribution": (4, "服务贡献表", "Service contribution"),
+    "international_influence": (5, "国际影响表", "International influence"),
+    "policy_implementation": (6, "落实政策表", "Policy implementation"),
+}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    table: str
+    parent_code: str | None
+    name_zh: str
+    aliases_zh: tuple[str, ...]
+    name_en: str
+    unit: str
+    unit_kind: str
+    description_en: str
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (self.name_zh, *self.aliases_zh)
+
+    def label(self, lang: str = "zh") -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+@dataclass
+class Codebook:
+    indicators: dict[str, Indicator]
+    path: Path | None = field(default=None, repr=False)
+
+    def __getitem__(self, code: str) -> Indicator:
+        return self.indicators[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.indicators
+
+    def __iter__(self):
+        return iter(self.indicators.values())
+
+    def __len__(self) -> int:
+        return len(self.indicators)
+
+    @cached_property
+    def by_label(self) -> dict[str, list[Indicator]]:
+        """Normalised label/alias → indicators carrying it (several when a label repeats under parents)."""
+        index: dict[str, list[Indicator]] = {}
+        for ind in self.indicators.values():
+            for label in ind.labels:
+                bucket = index.setdefault(normalize_label(label), [])
+                if ind not in bucket:
+                    bucket.append(ind)
+        return index
+
+    def lookup(self, label: str, *, table: str | None = None) -> list[Indicator]:
+        """Indicators whose label or alias equals ``label`` after normalisation, optionally within one table."""
+        found = self.by_label.get(normalize_label(label), [])
+        if table is not None:
+            found = [i for i in found if i.table == table]
+        return found
+
+    def children(self, code: str) -> list[Indicator]:
+        return [i for i in self.indicators.values() if i.parent_code == code]
+
+    def ancestors(self, code: str) -> list[str]:
+        chain, seen = [], set()
+        parent = self.indicators[code].parent_code
+        while parent and parent not in seen:
+            chain.append(parent)
+            seen.add(parent)
+            parent = self.indicators[parent].parent_code
+        return chain
+
+    def labels_frame(self, lang: str = "zh"):
+        import polars as pl
+
+        return pl.DataFrame(
+            {"indicator_code": list(self.indicators), "label": [i.label(lang) for i in self.indicators.values()]}
+        )
+
+
+def load_codebook(path: Path | None = None) -> Codebook:
+    """Read and validate the codebook; a malformed row is a VqrError naming the row."""
+    path = path or data_dir() / "indicators.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames != CODEBOOK_COLUMNS:
+                raise VqrError(f"codebook columns must be {','.join(CODEBOOK_COLUMNS)}; got {reader.fieldnames}", path=path)
+            rows = list(reader)
+    except FileNotFoundError:
+        raise VqrError("codebook not found", path=path) from None
+    indicators: dict[str, Indicator] = {}
+    for n, row in enumerate(rows, 2):
+        code = row["code"].strip()
+        if not code:
+            raise VqrError(f"line {n}: empty code", path=path)
+        if code in indicators:
+            raise VqrError(f"line {n}: duplicate code {code!r}", path=path)
+        kind = row["unit_kind"]
+        if kind not in UNIT_KINDS:
+            raise VqrError(f"line {n}: unknown unit_kind {kind!r} for {code}", path=path)
+        if row["unit"] not in UNIT_KINDS[kind]:
+            raise VqrError(f"line {n}: unit {row['unit']!r} is not a {kind} unit ({code})", path=path)
+        indicators[code] = Indicator(
+            code=code,
+            table=row["table"],
+            parent_code=row["parent_code"] or None,
+            name_zh=row["name_zh"],
+            aliases_zh=tuple(a for a in row["aliases_zh"].split("|") if a),
+            name_en=row["name_en"],
+            unit=row["unit"],
+            unit_kind=kind,
+            description_en=row["description_en"],
+        )
+    for ind in indicators.values():
+        if ind.parent_code and ind.parent_code not in indicators:
+            raise VqrError(f"{ind.code}: parent {ind.parent_code!r} is not a code", path=path)
+    return Codebook(indicators, path)

@@ -1,0 +1,215 @@
+"""The report registry (``data/reports.toml``): which documents exist and what they describe.
+
+A sixth report needs only its file and a new ``[[report]]`` entry; nothing in the code names a report.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from datetime import date
+from pathlib import Path
+
+from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.paths import PACKAGE_DIR, data_dir
+from vqr_analysis.sources.formats import SUPPORTED_SUFFIXES
+
+__all__ = [
+    "Report", "load_registry", "LEVELS", "region_slugs", "report_for_region", "INPUT_FILES", "check_output_path",
+    "check_output_dir",
+]
+
+LEVELS = {"higher": ("高等职业教育", "Higher vocational"), "secondary": ("中等职业教育", "Secondary vocational")}
+_SLUG = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Report:
+    id: str
+    file: str
+    sha256: str
+    original_name: str
+    subject_zh: str
+    subject_en: str
+    region: str
+    region_zh: str
+    region_en: str
+    level: str
+    edition_year: int
+    published: str
+    data_period_start: str
+    data_period_end: str
+    data_year: int
+    publisher: str
+
+    @property
+    def level_zh(self) -> str:
+        return LEVELS[self.level][0]
+
+    @property
+    def level_en(self) -> str:
+        return LEVELS[self.level][1]
+
+    def path(self, base: Path | None = None) -> Path:
+        return (base or data_dir()) / self.file
+
+    def as_row(self) -> dict:
+        row = asdict(self)
+        row["level_zh"], row["level_en"] = self.level_zh, self.level_en
+        return row
+
+
+_REQUIRED = [f.name for f in fields(Report)]
+_TYPES = {f.name: int if f.type == "int" else str for f in fields(Report)}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+_DATE_FIELDS = ("data_period_start", "data_period_end")
+# Line breaks and other control characters have no place in a one-line registry field (they would break
+# every page, table and log line that prints it); markup such as '<' is allowed and escaped where shown.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def load_registry(path: Path | None = None) -> list[Report]:
+    """Read and check the registry; every problem is a VqrError naming the entry and field."""
+    path = path or data_dir() / "reports.toml"
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VqrError("report registry not found", path=path) from None
+    except IsADirectoryError:
+        raise VqrError("report registry path is a folder, not a file", path=path) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise VqrError(f"report registry is not valid TOML: {str(exc).splitlines()[0]}", path=path) from None
+    entries = doc.get("report", [])
+    if not entries or not isinstance(entries, list):
+        raise VqrError("report registry has no [[report]] entries", path=path)
+    base = path.parent.resolve()
+    reports = [_check_entry(entry, i, base, path) for i, entry in enumerate(entries, 1)]
+    for key in ("id", "region", "file"):
+        seen = [getattr(r, key) for r in reports]
+        dupes = sorted({v for v in seen if seen.count(v) > 1})
+        if dupes:
+            raise VqrError(f"duplicate report {key}: {', '.join(dupes)}", path=path)
+    return reports
+
+
+def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
+    if not isinstance(entry, dict):
+        raise VqrError(f"[[report]] #{index} is not a table of fields", path=path)
+    where = f"[[report]] #{index} ({str(entry.get('id', '?'))[:40]})"
+    missing = [k for k in _REQUIRED if k not in entry]
+    if missing:
+        raise VqrError(f"{where} lacks {', '.join(missing)}", path=path)
+    unknown = set(entry) - set(_REQUIRED)
+    if unknown:
+        raise VqrError(f"{where} has unknown fields {', '.join(sorted(map(str, unknown)))}", path=path)
+    for key, kind in _TYPES.items():
+        value = entry[key]
+        # bool is an int subclass in Python; `data_year = true` is still wrong.
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise VqrError(f"{where}: {key} must be {'an integer' if kind is int else 'a string'}, "
+                           f"not {type(value).__name__} {value!r:.40}", path=path)
+        if kind is str and (not value.strip() or _CONTROL.search(value)):
+            raise VqrError(f"{where}: {key} must be non-empty text on one line", path=path)
+    report = Report(**{k: entry[k] for k in _REQUIRED})
+    if not _ID.match(report.id):
+        raise VqrError(f"{where}: id {report.id!r:.60} must be letters, digits, _ or - (at most 40)", path=path)
+    if not _SLUG.match(report.region):
+        raise VqrError(f"{where}: region slug {report.region!r:.60} must be lower-case letters, digits, _",
+                       path=path)
+    if report.level not in LEVELS:
+        raise VqrError(f"{where}: level {report.level!r:.40} must be one of {', '.join(LEVELS)}", path=path)
+    if not _SHA.match(report.sha256):
+        raise VqrError(f"{where}: sha256 must be 64 lower-case hex digits", path=path)
+    for key in _DATE_FIELDS:
+        try:
+            date.fromisoformat(getattr(report, key))
+        except ValueError:
+            raise VqrError(f"{where}: {key} {getattr(report, key)!r:.40} is not a date (YYYY-MM-DD)",
+                           path=path) from None
+    if report.data_period_start > report.data_period_end:
+        raise VqrError(f"{where}: data_period_start is after data_period_end", path=path)
+    if not 1990 <= report.data_year <= 2100 or not 1990 <= report.edition_year <= 2100:
+        raise VqrError(f"{where}: data_year/edition_year must be a year between 1990 and 2100", path=path)
+    if Path(report.file).is_absolute() or "\\" in report.file:
+        raise VqrError(f"{where}: file {report.file!r:.80} must be a relative path inside the data folder "
+                       f"{base} (forward slashes)", path=path)
+    target = (base / report.file).resolve()  # resolves '..' and symbolic links
+    if not target.is_relative_to(base):
+        raise VqrError(f"{where}: file {report.file!r:.80} points outside the data folder {base}", path=path)
+    if Path(report.file).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise VqrError(f"{where}: file {report.file!r:.80} has an unsupported format; "
+                       f"supported: {', '.join(SUPPORTED_SUFFIXES)}", path=path)
+    return report
+
+
+def region_slugs(reports: list[Report] | None = None) -> list[str]:
+    return [r.region for r in (reports if reports is not None else load_registry())]
+
+
+def report_for_region(region: str, reports: list[Report] | None = None) -> Report:
+    """The report for a region slug; an unknown slug is a VqrError naming the known ones."""
+    reports = reports if reports is not None else load_registry()
+    for report in reports:
+        if report.region == region:
+            return report
+    raise VqrError(f"unknown region {region!r}; known regions: {', '.join(r.region for r in reports)}")
+
+
+# Files of the data folder that the build reads besides the reports themselves.
+INPUT_FILES = ("reports.toml", "indicators.csv", "corrections.csv", "prose_patterns.csv")
+
+
+def _protected_inputs(base: Path) -> tuple[set[Path], set[Path]]:
+    """(input files, report folders) of the data folder ``base``; a broken registry protects its fixed names."""
+    files = {base / name for name in INPUT_FILES}
+    folders: set[Path] = set()
+    try:
+        for report in load_registry(base / "reports.toml"):
+            files.add(report.path(base).resolve())
+            folders.add(report.path(base).resolve().parent)
+    except VqrError:
+        pass  # the build reports a broken registry itself
+    folders.discard(base)
+    return files, folders
+
+
+def check_output_path(path: Path, *, suffixes: tuple[str, ...] = (), base: Path | None = None,
+                      what: str = "output") -> Path:
+    """Refuse an output file that would overwrite an input; return it resolved.
+
+    Outputs may go anywhere the user names (a temp folder, another disk), except onto the registry, the
+    codebook and other data-folder inputs, a registered report or anything in a report folder, or a folder.
+    ``suffixes`` (e.g. ``('.duckdb', '.db')``) keeps a mistyped path from replacing an unrelated file.
+    """
+    base = (base or data_dir()).resolve()
+    target = Path(path).expanduser().resolve()
+    if target.is_dir():
+        raise VqrError(f"{what} path is a folder; name a file", path=target)
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise VqrError(f"{what} file must end in {' or '.join(suffixes)}", path=target)
+    files, folders = _protected_inputs(base)
+    if target in files or any(target.is_relative_to(folder) for folder in folders):
+        raise VqrError(f"refusing to write the {what} over a project input; choose another path", path=target)
+    return target
+
+
+def check_output_dir(path: Path, *, base: Path | None = None, what: str = "output") -> Path:
+    """Refuse an output folder that is, or contains, project inputs; return it resolved.
+
+    Site and notebook outputs are replaced as a whole (a new folder is swapped in and the old one deleted),
+    so ``--out .`` or ``--out data`` would delete the reports. The folder may be anywhere else.
+    """
+    base = (base or data_dir()).resolve()
+    target = Path(path).expanduser().resolve()
+    if target.is_file():
+        raise VqrError(f"{what} path is a file; name a folder", path=target)
+    files, folders = _protected_inputs(base)
+    for inside in (base, *folders, *files, PACKAGE_DIR):
+        if inside.is_relative_to(target):
+            raise VqrError(f"refusing to use it as the {what} folder: it is or holds {inside}, which would "
+                           "be replaced; choose an empty or dedicated folder", path=target)
+    if any(target.is_relative_to(folder) for folder in folders):
+        raise VqrError(f"refusing to write the {what} inside a report folder", path=target)
+    return target

@@ -1,0 +1,7 @@
+"""Stage 4, store: the DuckDB database, built atomically, read through locked-down read-only connections.
+
+In: the registry, documents and codebook (stage 1), the extractors (stage 2) and the quality rules and
+corrections (stage 3). Out: one DuckDB file with ``reports``, ``indicators``, ``observations``,
+``quality_flags``, ``unmapped_rows``, ``runs`` and the ``indicator_values`` view, plus the content keys
+(code fingerprints, snapshot ids) that the incremental build uses.
+"""

@@ -1,0 +1,368 @@
+"""The DuckDB database: schema (from the one definition of each field), atomic build, and read access.
+
+The build reads every source first, so a bad input fails before anything is written; it then writes a
+temporary file beside the target and swaps it in with ``os.replace`` only when complete. The last good
+database is never touched by a failed build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import polars as pl
+
+from vqr_analysis.core.version import __version__
+from vqr_analysis.sources.codebook import CODEBOOK_COLUMNS, Codebook, load_codebook
+from vqr_analysis.core.errors import VqrError
+from vqr_analysis.extract import EXTRACTOR_VERSION, extract_document
+from vqr_analysis.extract.model import OBSERVATION_COLUMNS, STATUSES, Observation, observations_frame
+from vqr_analysis.core.paths import PACKAGE_DIR, data_dir, default_db_path
+from vqr_analysis.sources.formats import reader_versions
+from vqr_analysis.sources.registry import INPUT_FILES, Report, load_registry
+from vqr_analysis.sources.documents import SourceDocument, load_document
+from vqr_analysis.quality.corrections import apply_corrections, load_corrections
+from vqr_analysis.quality.rules import QUALITY_FLAG_COLUMNS, run_checks
+
+__all__ = [
+    "build_database", "BuildSummary", "connect_readonly", "snapshot_id", "code_fingerprint", "record_run",
+    "read_inputs", "Inputs", "extract_documents", "extraction_key", "write_database", "temp_db_path", "discard",
+]
+
+CODEBOOK_COMMENTS = {
+    "code": "Indicator code (primary key).",
+    "table": "Annex table key (scorecard … policy_implementation) or 'basic' for prose-only headline figures.",
+    "parent_code": "Parent indicator for '其中' child rows.",
+    "name_zh": "Chinese label as in the national template.",
+    "aliases_zh": "Other labels seen in reports, '|'-separated.",
+    "name_en": "English name.",
+    "unit": "Canonical unit of stored values.",
+    "unit_kind": "Unit family (count, percent, currency_10k_yuan, …) used by validation bounds.",
+    "description_en": "Definition.",
+}
+
+
+def code_fingerprint(parts: tuple[str, ...] | None = None) -> str:
+    """Hash of the package's source (or of some of its modules/folders): code changes change the key."""
+    h = hashlib.sha256()
+    roots = [PACKAGE_DIR / p for p in parts] if parts else [PACKAGE_DIR]
+    files = sorted(f for r in roots for f in ([r] if r.is_file() else r.rglob("*")))
+    for path in files:
+        if path.is_file() and path.suffix in {".py", ".typ", ".html", ".css", ".js", ".j2"}:
+            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def snapshot_id(input_hashes: dict[str, str]) -> str:
+    """Short id of a build: the inputs' hashes plus the code version."""
+    h = hashlib.sha256()
+    for key in sorted(input_hashes):
+        h.update(f"{key}={input_hashes[key]}\n".encode())
+    h.update(f"code={code_fingerprint()}\nextractor={EXTRACTOR_VERSION}\n".encode())
+    return h.hexdigest()[:12]
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "absent"
+
+
+@dataclass
+class Inputs:
+    reports: list[Report]
+    codebook: Codebook
+    documents: list[SourceDocument]
+    hashes: dict[str, str]
+    base: Path
+
+
+def read_inputs(base: Path | None = None, *, progress: Callable[[str], None] | None = None) -> Inputs:
+    """Load and verify registry, codebook and every report. Raises VqrError before anything is written."""
+    base = base or data_dir()
+    reports = load_registry(base / "reports.toml")
+    codebook = load_codebook(base / "indicators.csv")
+    documents = []
+    for report in reports:
+        # load_document reports its own progress (file size; pages of a long PDF).
+        documents.append(load_document(report, base, progress=progress))
+    hashes = {f"report:{d.report.id}": d.sha256 for d in documents}
+    for name in INPUT_FILES:
+        hashes[name] = _file_hash(base / name)
+    return Inputs(reports, codebook, documents, hashes, base)
+
+
+@dataclass
+class BuildSummary:
+    db_path: Path
+    snapshot_id: str
+    seconds: float
+    counts: pl.DataFrame
+    flags: pl.DataFrame
+    unmapped: pl.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _ddl_from_columns(table: str, columns: dict[str, tuple], extra: str = "") -> str:
+    cols = ",\n  ".join(f"{name} {spec[0]}" for name, spec in columns.items())
+    return f"CREATE TABLE {table} (\n  {cols}{extra}\n)"
+
+
+def _comment_columns(con: duckdb.DuckDBPyConnection, table: str, comments: dict[str, str]) -> None:
+    for name, text in comments.items():
+        escaped = text.replace("'", "''")
+        con.execute(f"COMMENT ON COLUMN {table}.\"{name}\" IS '{escaped}'")
+
+
+# One preferred value per (report, entity, code, year); every statement stays in `observations`.
+# Order: a reviewed correction; then reported before suspect before missing; then an annex table before
+# prose; then an exact statement before an approximate or bounded one; then source order.
+SCHEMA_VIEWS = """
+CREATE VIEW indicator_values AS
+WITH ranked AS (
+  SELECT o.*,
+    row_number() OVER k_ordered AS rank_in_key,
+    count(*) OVER k AS n_statements,
+    count(*) FILTER (WHERE o.status = 'reported' AND o.method <> 'correction') OVER k AS n_reported,
+    count(DISTINCT o.value) FILTER (WHERE o.method <> 'correction') OVER k AS n_values
+  FROM observations o
+  WINDOW k AS (PARTITION BY o.report_id, coalesce(o.entity, ''), o.indicator_code, o.year),
+         k_ordered AS (k ORDER BY CASE WHEN o.method = 'correction' THEN 0 ELSE 1 END,
+                                  CASE o.status WHEN 'reported' THEN 0 WHEN 'suspect' THEN 1 ELSE 2 END,
+                                  CASE o.method WHEN 'table' THEN 0 ELSE 1 END,
+                                  CASE o.qualifier WHEN 'exact' THEN 0 ELSE 1 END,
+                                  o.obs_id)
+)
+SELECT * EXCLUDE (rank_in_key, n_reported, n_values),
+  CASE
+    WHEN n_statements = 1 THEN 'only statement'
+    WHEN method = 'correction' THEN 'reviewed correction (data/corrections.csv) overrides the source'
+    WHEN status = 'missing' THEN 'no statement gives a value'
+    WHEN status = 'suspect' THEN 'every statement is suspect (see quality_flags); ' || method || ' preferred'
+    WHEN n_values = 1 AND n_reported = n_statements THEN n_statements || ' statements agree'
+    WHEN n_reported = 1 THEN 'the only statement not flagged suspect or missing'
+    WHEN method = 'table' THEN 'annex table preferred over prose'
+    ELSE 'first reported statement in source order'
+  END AS pick_reason
+FROM ranked WHERE rank_in_key = 1
+"""
+
+
+def _create_schema(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> None:
+    con.execute(
+        """CREATE TABLE reports (
+          id VARCHAR PRIMARY KEY, file VARCHAR, sha256 VARCHAR, original_name VARCHAR, subject_zh VARCHAR,
+          subject_en VARCHAR, region VARCHAR UNIQUE, region_zh VARCHAR, region_en VARCHAR, level VARCHAR,
+          level_zh VARCHAR, level_en VARCHAR, edition_year INTEGER, published VARCHAR,
+          data_period_start DATE, data_period_end DATE, data_year INTEGER, publisher VARCHAR)"""
+    )
+    con.execute(
+        "CREATE TABLE indicators (" + ", ".join(f'"{c}" VARCHAR' + (" PRIMARY KEY" if c == "code" else "")
+                                             for c in CODEBOOK_COLUMNS) + ")"
+    )
+    _comment_columns(con, "indicators", CODEBOOK_COMMENTS)
+    con.execute(_ddl_from_columns("observations", OBSERVATION_COLUMNS,
+                                  f",\n  PRIMARY KEY (obs_id),\n  CHECK (status IN {STATUSES})"))
+    _comment_columns(con, "observations", {k: v[2] for k, v in OBSERVATION_COLUMNS.items()})
+    con.execute(_ddl_from_columns("quality_flags", QUALITY_FLAG_COLUMNS))
+    _comment_columns(con, "quality_flags", {k: v[1] for k, v in QUALITY_FLAG_COLUMNS.items()})
+    con.execute("CREATE TABLE unmapped_rows (report_id VARCHAR, line INTEGER, source_table VARCHAR, label VARCHAR)")
+    con.execute(
+        """CREATE TABLE runs (
+          run_id VARCHAR, kind VARCHAR, snapshot_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+          seconds DOUBLE, status VARCHAR, params JSON, timings JSON, versions JSON)"""
+    )
+    con.execute(SCHEMA_VIEWS)
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "vqr_analysis": __version__, "extractor": EXTRACTOR_VERSION, "python": platform.python_version(),
+        "duckdb": duckdb.__version__, "polars": pl.__version__,
+    }
+
+
+def record_run(con: duckdb.DuckDBPyConnection, *, kind: str, snapshot: str, started: float, status: str = "ok",
+               params: dict | None = None, timings: dict | None = None) -> None:
+    """Append one row to ``runs`` (a build, a notebook execution, a site render …)."""
+    finished = time.time()
+    run_id = hashlib.sha256(f"{kind}{snapshot}{started}{os.getpid()}".encode()).hexdigest()[:12]
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, to_timestamp(?), to_timestamp(?), ?, ?, ?, ?, ?)",
+        [run_id, kind, snapshot, started, finished, finished - started, status,
+         json.dumps(params or {}, ensure_ascii=False), json.dumps(timings or {}), json.dumps(_versions())],
+    )
+
+
+# Modules whose code decides what extraction returns: their hash keys the per-report extraction cache.
+_EXTRACTION_CODE = ("extract", "sources", "core")
+
+
+def extraction_key(doc: SourceDocument, inputs: Inputs) -> str:
+    """Content key of one report's extraction: its bytes, the codebook, the patterns and the extractor code."""
+    h = hashlib.sha256()
+    h.update(f"{doc.sha256}|{inputs.hashes['indicators.csv']}|{inputs.hashes['prose_patterns.csv']}|"
+             f"{EXTRACTOR_VERSION}|{code_fingerprint(_EXTRACTION_CODE)}".encode())
+    if doc.path.suffix.lower() in (".pdf", ".docx"):  # their text (and cited lines) depend on the readers
+        h.update(json.dumps(reader_versions(), sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def extract_documents(inputs: Inputs, *, cache_dir: Path | None = None,
+                      progress: Callable[[str], None] | None = None) -> tuple[list[Observation], list[dict], dict]:
+    """Extract every document, reusing cached results whose content key matches (when ``cache_dir`` is set).
+
+    Returns observations numbered in report order, unmapped table rows, and per-report {key, cached}.
+    """
+    observations: list[Observation] = []
+    unmapped: list[dict] = []
+    info: dict[str, dict] = {}
+    for doc in inputs.documents:
+        key = extraction_key(doc, inputs)
+        cached = _read_extraction_cache(cache_dir, doc.report.id, key) if cache_dir else None
+        if cached is None:
+            if progress:
+                progress(f"extracting {doc.report.id} {doc.report.region}")
+            obs, unm = extract_document(doc, inputs.codebook)
+            if cache_dir:
+                _write_extraction_cache(cache_dir, doc.report.id, key, obs, unm)
+        else:
+            obs, unm = cached
+        info[doc.report.id] = {"key": key, "cached": cached is not None}
+        observations.extend(obs)
+        unmapped.extend(unm)
+    # Reviewed corrections join the statements they correct (never cached: the file is its own input).
+    corrections_path = inputs.base / "corrections.csv"
+    observations.extend(apply_corrections(observations, load_corrections(corrections_path, inputs.codebook),
+                                          inputs.codebook, path=corrections_path))
+    for i, obs in enumerate(observations, 1):
+        obs.obs_id = i
+    return observations, unmapped, info
+
+
+def _cache_paths(cache_dir: Path, report_id: str, key: str) -> tuple[Path, Path]:
+    return cache_dir / f"{report_id}-{key}.parquet", cache_dir / f"{report_id}-{key}.unmapped.json"
+
+
+def _read_extraction_cache(cache_dir: Path, report_id: str, key: str):
+    obs_path, unm_path = _cache_paths(cache_dir, report_id, key)
+    if not (obs_path.is_file() and unm_path.is_file()):
+        return None
+    try:
+        frame = pl.read_parquet(obs_path)
+        unmapped = json.loads(unm_path.read_text(encoding="utf-8"))
+    except Exception:  # a damaged cache entry is just a miss
+        return None
+    return [Observation(**row) for row in frame.to_dicts()], unmapped
+
+
+def _write_extraction_cache(cache_dir: Path, report_id: str, key: str, obs: list[Observation], unm: list[dict]) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for stale in cache_dir.glob(f"{report_id}-*"):
+        stale.unlink(missing_ok=True)
+    obs_path, unm_path = _cache_paths(cache_dir, report_id, key)
+    tmp = obs_path.with_suffix(".tmp")
+    observations_frame(obs).write_parquet(tmp)
+    os.replace(tmp, obs_path)
+    unm_path.write_text(json.dumps(unm, ensure_ascii=False), encoding="utf-8")
+
+
+def write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
+                   snapshot: str, started: float, timings: dict[str, float],
+                   progress: Callable[[str], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Create a complete database at ``path`` (which must not exist). Returns (counts, flags, unmapped)."""
+    say = progress or (lambda _msg: None)
+    say(f"loading {len(observations)} observations")
+    t = time.perf_counter()
+    con = duckdb.connect(str(path))
+    try:
+        _create_schema(con, inputs.codebook)
+        reports_df = pl.DataFrame([r.as_row() for r in inputs.reports])
+        con.execute("INSERT INTO reports BY NAME SELECT * FROM reports_df")
+        codebook_df = pl.DataFrame(
+            [{c: ("|".join(getattr(i, c)) if c == "aliases_zh" else getattr(i, c)) for c in CODEBOOK_COLUMNS}
+             for i in inputs.codebook]
+        )
+        con.execute("INSERT INTO indicators BY NAME SELECT * FROM codebook_df")
+        obs_df = observations_frame(observations)
+        con.execute(f"INSERT INTO observations SELECT {', '.join(OBSERVATION_COLUMNS)} FROM obs_df")
+        if unmapped:
+            unmapped_df = pl.DataFrame(unmapped).select("report_id", "line", "table", "label")
+            con.execute("INSERT INTO unmapped_rows SELECT * FROM unmapped_df")
+        timings["load"] = time.perf_counter() - t
+        say("validating")
+        t = time.perf_counter()
+        run_checks(con, inputs.codebook)
+        timings["validate"] = time.perf_counter() - t
+        record_run(con, kind="db", snapshot=snapshot, started=started,
+                   params={"db": str(path), "inputs": inputs.hashes}, timings=timings)
+        counts = con.sql(
+            """SELECT r.id AS report_id, r.region, o.method, o.status, count(o.obs_id) AS n
+               FROM reports r LEFT JOIN observations o ON o.report_id = r.id
+               GROUP BY ALL ORDER BY ALL"""
+        ).pl()
+        flags = con.sql(
+            """SELECT o.report_id, r.region, f.rule, count(*) AS n
+               FROM quality_flags f JOIN observations o USING (obs_id) JOIN reports r ON r.id = o.report_id
+               GROUP BY ALL ORDER BY ALL"""
+        ).pl()
+        unmapped_out = con.sql("SELECT * FROM unmapped_rows ORDER BY report_id, line").pl()
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return counts, flags, unmapped_out
+
+
+def temp_db_path(target: Path) -> Path:
+    """A sibling path for building ``target`` aside (same filesystem, so os.replace is atomic)."""
+    return target.with_name(f".{target.name}.building-{os.getpid()}")
+
+
+def discard(path: Path) -> None:
+    for p in (path, Path(str(path) + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+def build_database(db_path: Path | None = None, *, base: Path | None = None,
+                   progress: Callable[[str], None] | None = None, cache_dir: Path | None = None) -> BuildSummary:
+    """Extract every registered report and write the database atomically (temp file, then os.replace)."""
+    started = time.time()
+    timings: dict[str, float] = {}
+    db_path = Path(db_path or default_db_path())
+    t = time.perf_counter()
+    inputs = read_inputs(base, progress=progress)
+    timings["read"] = time.perf_counter() - t
+    t = time.perf_counter()
+    observations, unmapped, _ = extract_documents(inputs, cache_dir=cache_dir, progress=progress)
+    timings["extract"] = time.perf_counter() - t
+    snap = snapshot_id(inputs.hashes)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_db_path(db_path)
+    discard(tmp)
+    try:
+        counts, flags, unmapped_df = write_database(tmp, inputs, observations, unmapped, snapshot=snap,
+                                                    started=started, timings=timings, progress=progress)
+        os.replace(tmp, db_path)
+    except BaseException:
+        discard(tmp)
+        raise
+    return BuildSummary(db_path, snap, time.time() - started, counts, flags, unmapped_df, timings)
+
+
+def connect_readonly(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the database read-only; a missing or corrupt file is a VqrError that says how to rebuild."""
+    path = Path(db_path or default_db_path())
+    if not path.is_file():
+        raise VqrError("database not found; build it with `vqr db`", path=path)
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise VqrError(f"cannot open the database ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
+                       "rebuild it with `vqr db`", path=path) from None
