@@ -205,11 +205,17 @@ def test_png_and_svg_render_with_chinese_labels(builders, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
-def test_notebook_mimebundle_has_vegalite_json_and_svg(builders):
+def test_notebook_mimebundle_has_vegalite_json_and_png(builders):
+    """JupyterLab 4 draws Vega-Lite 5 (trusted or not); viewers without Vega show the PNG (an SVG would be
+    blocked in an untrusted notebook)."""
+    import base64
+
     bundle = builders["zh"]["dest"]._repr_mimebundle_()
     bundle = bundle[0] if isinstance(bundle, tuple) else bundle
-    assert charts.VEGALITE_MIMETYPE in bundle and "image/svg+xml" in bundle
-    assert bundle[charts.VEGALITE_MIMETYPE]["$schema"].endswith(".json")
+    assert charts.VEGALITE_MIMETYPE == "application/vnd.vegalite.v5+json" and "image/svg+xml" not in bundle
+    assert bundle[charts.VEGALITE_MIMETYPE]["$schema"].endswith("/v5.json")
+    assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert bundle["text/plain"].startswith("<图表 / chart:")
 
 
 def test_highlight_marks_one_region(built_db, registry):

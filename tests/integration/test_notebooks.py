@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 import vqr_analysis as vqr
+from support.browser import chromium, jupyterlab, needs_browser
 from support.paths import ROOT
 from vqr_analysis import notebooks as nbrun
 from vqr_analysis.core.errors import VqrError
@@ -176,8 +177,8 @@ def _text_outputs(path) -> str:
             assert out.output_type != "error", out
             assert not (out.output_type == "stream" and out.name == "stderr"), out.text
             data = out.get("data", {})
-            parts += [data.get("text/html", ""), data.get("text/markdown", ""), data.get("image/svg+xml", ""),
-                      json.dumps(data.get("application/vnd.vegalite.v6+json", {}), ensure_ascii=False)]
+            parts += [data.get("text/html", ""), data.get("text/markdown", ""), 
+                      json.dumps(data.get("application/vnd.vegalite.v5+json", {}), ensure_ascii=False)]
     return "\n".join(parts)
 
 
@@ -212,11 +213,11 @@ def test_region_profile_shows_the_regions_real_values(executed):
     for row in prof.filter(pl.col("value").is_not_null()).head(20).iter_rows(named=True):
         assert row["label"] in text
         assert f"{row['line']}" in text
-    # Charts: the Vega-Lite JSON and its SVG rendering are both kept as outputs.
+    # Charts: the Vega-Lite JSON (drawn by JupyterLab) and a PNG (for viewers without Vega) are both kept.
     nb = nbformat.read(executed["out"] / "regions" / f"{executed['region']}.ipynb", as_version=4)
     charts = [o.data for c in nb.cells for o in c.get("outputs", [])
-              if "application/vnd.vegalite.v6+json" in o.get("data", {})]
-    assert len(charts) >= 4 and all("image/svg+xml" in data for data in charts)
+              if "application/vnd.vegalite.v5+json" in o.get("data", {})]
+    assert len(charts) >= 4 and all("image/png" in data for data in charts)
 
 
 @pytest.mark.slow
@@ -284,3 +285,23 @@ def test_failure_names_notebook_cell_and_error_and_keeps_last_good(built_db, tmp
         assert con.sql("SELECT status FROM runs WHERE kind = 'notebook'").fetchall() == [("error",)]
     finally:
         con.close()
+
+
+@needs_browser
+@pytest.mark.slow
+def test_executed_notebook_shows_its_charts_in_the_installed_jupyterlab(executed, tmp_path):
+    """Open an executed region notebook, as saved (not re-run, not trusted), in the JupyterLab the project
+    installs, and find its charts drawn by Vega (canvas or SVG inside vega-embed) with no chart left as text."""
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    name = f"regions/{executed['region']}.ipynb"
+    with jupyterlab(executed["out"], tmp_path / "lab.log") as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/lab/tree/{name}", timeout=120_000)
+        page.wait_for_selector(".jp-RenderedVegaLite .vega-embed canvas, .jp-RenderedVegaLite .vega-embed svg",
+                               timeout=120_000)
+        drawn = page.locator(".jp-RenderedVegaLite .vega-embed").count()
+        as_text = page.locator(".jp-OutputArea-output pre", has_text="<chart").count()
+        errors = page.locator(".jp-RenderedVegaLite", has_text="Error").count()
+        page.screenshot(path=str(shots / "jupyterlab_region.png"))
+    assert drawn >= 1 and as_text == 0 and errors == 0, (drawn, as_text, errors)

@@ -260,15 +260,34 @@ def _vl_version() -> str | None:
     return f"{major}.{minor}" if f"{major}.{minor}" in vlc.get_vegalite_versions() else None
 
 
-VEGALITE_MIMETYPE = f"application/vnd.vegalite.v{alt.SCHEMA_VERSION.lstrip('v').split('.')[0]}+json"
+# The mimetype JupyterLab 4 renders (its Vega extension stops at Vega-Lite 5). Altair 6 writes Vega-Lite 6
+# specs; the charts here use nothing that Vega-Lite 5 lacks, and the schema URL is set to match the mimetype
+# (a test opens executed notebooks in the installed JupyterLab and finds the charts drawn).
+VEGALITE_MIMETYPE = "application/vnd.vegalite.v5+json"
+_VEGALITE_5_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
 
 def _vqr_renderer(spec: dict, **_: object) -> dict:
-    # JupyterLab 4 ships renderers only up to Vega-Lite 5, so the static SVG is what Lab (and plain nbconvert)
-    # shows; the JSON is kept for pages that load the vendored Vega runtime and want interactive tooltips.
+    """What a notebook stores for a chart: the Vega-Lite spec (drawn, with tooltips, by JupyterLab's Vega
+    extension — trusted or not), a PNG for viewers without Vega (nbconvert, GitHub) and a one-line text."""
+    import base64
+
+    import vl_convert as vlc
+
     spec = _trim_data(spec)
-    return {VEGALITE_MIMETYPE: spec, "image/svg+xml": to_svg(spec),
-            "text/plain": "<chart: Vega-Lite spec with SVG rendering>"}
+    png = vlc.vegalite_to_png(spec, vl_version=_vl_version(), scale=1, allowed_base_urls=[])
+    return {VEGALITE_MIMETYPE: {**spec, "$schema": _VEGALITE_5_SCHEMA},
+            "image/png": base64.b64encode(png).decode("ascii"),
+            "text/plain": f"<图表 / chart: {_plain_title(spec)}>"}
+
+
+def _plain_title(spec: dict) -> str:
+    title = spec.get("title")
+    if isinstance(title, dict):
+        title = title.get("text")
+    if isinstance(title, list):
+        title = " ".join(map(str, title))
+    return str(title) if title else "Vega-Lite"
 
 
 def _use_vqr_renderer() -> None:
