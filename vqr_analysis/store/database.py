@@ -35,6 +35,7 @@ from vqr_analysis.quality.rules import QUALITY_FLAG_COLUMNS, run_checks
 __all__ = [
     "build_database", "BuildSummary", "connect_readonly", "snapshot_id", "code_fingerprint", "record_run",
     "read_inputs", "Inputs", "extract_documents", "extraction_key", "write_database", "temp_db_path", "discard",
+    "SANDBOX_CONFIG",
 ]
 
 CODEBOOK_COMMENTS = {
@@ -356,13 +357,26 @@ def build_database(db_path: Path | None = None, *, base: Path | None = None,
     return BuildSummary(db_path, snap, time.time() - started, counts, flags, unmapped_df, timings)
 
 
+# A read-only connection runs SQL typed by users (`vqr query`) and notebooks: read_only alone still lets
+# COPY … TO, EXPORT DATABASE, read_text/glob over the machine, ATTACH and INSTALL/LOAD reach files and the
+# network. These settings close all of that, and the lock keeps a query from switching them back on.
+SANDBOX_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+
+
 def connect_readonly(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the database read-only; a missing or corrupt file is a VqrError that says how to rebuild."""
+    """Open the database read-only and sandboxed (no file or network access beyond the database itself);
+    a missing or corrupt file is a VqrError that says how to rebuild."""
     path = Path(db_path or default_db_path())
     if not path.is_file():
         raise VqrError("database not found; build it with `vqr db`", path=path)
     try:
-        return duckdb.connect(str(path), read_only=True)
+        return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
     except duckdb.Error as exc:
         raise VqrError(f"cannot open the database ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
                        "rebuild it with `vqr db`", path=path) from None
