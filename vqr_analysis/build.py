@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -75,6 +76,9 @@ class BuildOptions:
         self.notebooks_src = Path(self.notebooks_src or project_root() / "notebooks")
         if self.only and self.start:
             raise VqrError("use --only or --from, not both")
+        # The lock treats a negative timeout as "wait for ever", and NaN compares false with everything.
+        if not (math.isfinite(self.wait) and self.wait >= 0):
+            raise VqrError(f"--wait must be a number of seconds, 0 or more; not {self.wait}")
         for name in (self.only, self.start):
             if name and name not in PHASES:
                 raise VqrError(f"unknown phase {name!r}; phases: {', '.join(PHASES)}")
@@ -246,6 +250,18 @@ class _Cache:
 
 # --- the build -------------------------------------------------------------------------------------------
 
+def _read_state(path: Path) -> dict[str, dict]:
+    """The content keys of the last build ({output: {"key": …}}); an unreadable or malformed file (``[1]``,
+    a hand edit) is only a cache miss: what it no longer describes is rebuilt and the file rewritten."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(state, dict):
+        return {}
+    return {k: v for k, v in state.items() if isinstance(v, dict)}
+
+
 Progress = Callable[[str, str], None]  # (phase, message)
 
 
@@ -268,10 +284,7 @@ class _Build:
         self.db_summary: BuildSummary | None = None
         self.snapshot = ""
         self.state_path = opts.build / "state.json"
-        try:
-            self.state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.state = {}
+        self.state = _read_state(self.state_path)
         self.state_updates: dict[str, str] = {}
 
     # The phases ---------------------------------------------------------------------------------------

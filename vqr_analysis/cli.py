@@ -127,6 +127,7 @@ def export(
     """Write all observations (with their provenance) to CSV or Parquet."""
     import duckdb
 
+    from vqr_analysis.analysis.spreadsheet import neutralise_formulas
     from vqr_analysis.store.database import connect_readonly
     from vqr_analysis.core.paths import data_dir
     from vqr_analysis.sources.registry import check_output_path
@@ -143,8 +144,14 @@ def export(
                        path=_db(db)) from None
     finally:
         con.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_csv(out) if format == "csv" else frame.write_parquet(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if format == "csv":
+            neutralise_formulas(frame).write_csv(out)
+        else:
+            frame.write_parquet(out)
+    except OSError as exc:
+        raise VqrError(f"cannot write the export: {exc.strerror or str(exc).splitlines()[0]}", path=out) from None
     console.print(f"wrote {frame.height} observations to {out}")
 
 
