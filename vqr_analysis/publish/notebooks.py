@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from vqr_analysis.core.errors import VqrError
-from vqr_analysis.core.paths import build_dir, default_db_path, project_root
+from vqr_analysis.core.paths import build_dir, default_db_path, mark_output_dir, project_root
 
 __all__ = [
     "NotebookUnit", "NotebookRun", "run_notebooks", "execute_units", "notebook_units", "notebook_dir",
@@ -253,7 +253,7 @@ def execute_units(units: Sequence[NotebookUnit], *, db_path: str | Path, out_dir
     if not db.is_file():
         raise VqrError("database not found; build it with `vqr db`", path=db)
     src = Path(source_dir).resolve() if source_dir else notebook_dir()
-    out = Path(out_dir).resolve()
+    out = mark_output_dir(Path(out_dir).resolve())
     jobs_list = [(unit, src, out, db, unit.parameters(lang)) for unit in units]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(jobs_list)))
     t0 = time.perf_counter()

@@ -12,7 +12,9 @@ from datetime import date
 from pathlib import Path
 
 from vqr_analysis.core.errors import VqrError
-from vqr_analysis.core.paths import PACKAGE_DIR, data_dir
+from vqr_analysis.core.paths import (
+    OUTPUT_MARKER, PACKAGE_DIR, PROJECT_SOURCE_FOLDERS, data_dir, is_vqr_output, project_root,
+)
 from vqr_analysis.sources.formats import SUPPORTED_SUFFIXES
 
 __all__ = [
@@ -206,11 +208,14 @@ def check_output_path(path: Path, *, suffixes: tuple[str, ...] = (), base: Path 
     return target
 
 
-def check_output_dir(path: Path, *, base: Path | None = None, what: str = "output") -> Path:
-    """Refuse an output folder that is, or contains, project inputs; return it resolved.
+def check_output_dir(path: Path, *, base: Path | None = None, what: str = "output",
+                     require_marker: bool = False) -> Path:
+    """Refuse an output folder that is, or contains, project inputs or sources; return it resolved.
 
     Site and notebook outputs are replaced as a whole (a new folder is swapped in and the old one deleted),
-    so ``--out .`` or ``--out data`` would delete the reports. The folder may be anywhere else.
+    so ``--out .`` or ``--out data`` would delete the reports, ``--out .git`` the history. The folder may be
+    anywhere else; with ``require_marker`` (a folder the user names on the command line) it must also be new,
+    empty, or one that vqr wrote (it carries OUTPUT_MARKER).
     """
     base = (base or data_dir()).resolve()
     target = Path(path).expanduser().resolve()
@@ -223,4 +228,12 @@ def check_output_dir(path: Path, *, base: Path | None = None, what: str = "outpu
                            "be replaced; choose an empty or dedicated folder", path=target)
     if any(target.is_relative_to(folder) for folder in folders):
         raise VqrError(f"refusing to write the {what} inside a report folder", path=target)
+    root = project_root()
+    for name in PROJECT_SOURCE_FOLDERS:
+        if target.is_relative_to(root / name):
+            raise VqrError(f"refusing to use it as the {what} folder: it is inside the project's source folder "
+                           f"{name}/; choose a new or dedicated folder", path=target)
+    if require_marker and not is_vqr_output(target):
+        raise VqrError(f"refusing to use it as the {what} folder: it holds files vqr did not write (no "
+                       f"{OUTPUT_MARKER} marker) and would be replaced; choose a new or empty folder", path=target)
     return target
