@@ -19,6 +19,7 @@ Executed notebooks are reproducible byte for byte: the database path reaches the
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -205,11 +206,23 @@ def _execute(job: tuple[NotebookUnit, Path, Path, Path, dict]) -> NotebookRun:
         log.unlink(missing_ok=True)
         run.ok = True
     except Exception as exc:  # noqa: BLE001 — any failure becomes the run's error message
-        run.error = _describe_failure(f"{unit.source} ({unit.slug})", exc) + f" (kernel log: {log})"
+        run.error = _describe_failure(f"{unit.source} ({unit.slug})", exc) + f" (kernel log: {_keep_log(log)})"
         if partial.exists():
             os.replace(partial, failed)
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _keep_log(log: Path) -> Path:
+    """A copy of a failed run's kernel log in ``build/logs``: the output folder may be a staging folder that
+    the failed build deletes, and the message must not point to a file that is gone."""
+    kept = build_dir() / "logs" / log.name
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, kept)
+    except OSError:
+        return log  # nothing better to point to
+    return kept
 
 
 def _record(runs: list[NotebookRun], db_path: Path, snapshot: str, wall: float) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -278,7 +279,31 @@ def _write_extraction_cache(cache_dir: Path, report_id: str, key: str, obs: list
 def write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
                    snapshot: str, started: float, timings: dict[str, float],
                    progress: Callable[[str], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Create a complete database at ``path`` (which must not exist). Returns (counts, flags, unmapped)."""
+    """Create a complete database at ``path`` (which must not exist). Returns (counts, flags, unmapped).
+
+    On any failure ``path`` (and its .wal) is removed; a failed write — a full disk, a read-only folder — is
+    a VqrError naming the folder."""
+    try:
+        return _write_database(path, inputs, observations, unmapped, snapshot=snapshot, started=started,
+                               timings=timings, progress=progress)
+    except _WRITE_ERRORS as exc:
+        discard(path)
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise VqrError(f"cannot write the database in this folder (disk full or not writable?): {first}",
+                       path=path.parent) from None
+    except BaseException:
+        discard(path)
+        raise
+
+
+# What DuckDB raises when a write fails at the file level: IOException for a failed write or open, and
+# FatalException when a checkpoint cannot be written (e.g. "No space left on device").
+_WRITE_ERRORS = (duckdb.IOException, duckdb.FatalException, OSError)
+
+
+def _write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
+                    snapshot: str, started: float, timings: dict[str, float],
+                    progress: Callable[[str], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     say = progress or (lambda _msg: None)
     say(f"loading {len(observations)} observations")
     t = time.perf_counter()
@@ -327,8 +352,10 @@ def temp_db_path(target: Path) -> Path:
 
 
 def discard(path: Path) -> None:
+    """Remove a database file with its write-ahead log and DuckDB's spill folder (``<path>.tmp``)."""
     for p in (path, Path(str(path) + ".wal")):
         p.unlink(missing_ok=True)
+    shutil.rmtree(Path(str(path) + ".tmp"), ignore_errors=True)
 
 
 def build_database(db_path: Path | None = None, *, base: Path | None = None,
