@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -30,8 +31,8 @@ import duckdb
 import polars as pl
 
 from vqr_analysis.store.database import (
-    BuildSummary, Inputs, code_fingerprint, discard, extract_documents, read_inputs, record_run, snapshot_id,
-    temp_db_path, write_database,
+    BuildSummary, Inputs, code_fingerprint, connect_readonly, discard, extract_documents, read_inputs, record_run,
+    snapshot_id, temp_db_path, write_database,
 )
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.paths import build_dir, data_dir, default_db_path, project_root, replace_dir, site_dir
@@ -75,6 +76,9 @@ class BuildOptions:
         self.notebooks_src = Path(self.notebooks_src or project_root() / "notebooks")
         if self.only and self.start:
             raise VqrError("use --only or --from, not both")
+        # The lock treats a negative timeout as "wait for ever", and NaN compares false with everything.
+        if not (math.isfinite(self.wait) and self.wait >= 0):
+            raise VqrError(f"--wait must be a number of seconds, 0 or more; not {self.wait}")
         for name in (self.only, self.start):
             if name and name not in PHASES:
                 raise VqrError(f"unknown phase {name!r}; phases: {', '.join(PHASES)}")
@@ -137,6 +141,19 @@ def _tree_hash(path: Path) -> str:
 
 
 # --- data digests: what a downstream unit shows -----------------------------------------------------------
+
+def _read_digests(db_path: Path) -> tuple[dict[str, dict[str, str]], list]:
+    """The data digests and the last database snapshot id; an unreadable database is a VqrError naming it."""
+    con = connect_readonly(db_path)
+    try:
+        return data_digests(con), con.execute(
+            "SELECT snapshot_id FROM runs WHERE kind='db' ORDER BY finished_at DESC LIMIT 1").fetchall()
+    except duckdb.Error as exc:  # a damaged block surfaces only when read
+        raise VqrError(f"cannot read the database ({str(exc).splitlines()[0]}); rebuild it with `vqr db`",
+                       path=db_path) from None
+    finally:
+        con.close()
+
 
 def data_digests(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     """Per region: ``own`` = its preferred values, provenance and flags; ``peers`` = the other regions'
@@ -246,6 +263,18 @@ class _Cache:
 
 # --- the build -------------------------------------------------------------------------------------------
 
+def _read_state(path: Path) -> dict[str, dict]:
+    """The content keys of the last build ({output: {"key": …}}); an unreadable or malformed file (``[1]``,
+    a hand edit) is only a cache miss: what it no longer describes is rebuilt and the file rewritten."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(state, dict):
+        return {}
+    return {k: v for k, v in state.items() if isinstance(v, dict)}
+
+
 Progress = Callable[[str, str], None]  # (phase, message)
 
 
@@ -268,10 +297,7 @@ class _Build:
         self.db_summary: BuildSummary | None = None
         self.snapshot = ""
         self.state_path = opts.build / "state.json"
-        try:
-            self.state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.state = {}
+        self.state = _read_state(self.state_path)
         self.state_updates: dict[str, str] = {}
 
     # The phases ---------------------------------------------------------------------------------------
@@ -291,14 +317,10 @@ class _Build:
             elif not self.opts.db_path.is_file():
                 raise VqrError("no database to build from; run `vqr build` without --only/--from first",
                                path=self.opts.db_path)
-            db_for_reading = self.stage_db or self.opts.db_path
-            con = duckdb.connect(str(db_for_reading), read_only=True)
-            try:
-                digests = data_digests(con)
-                db_snapshot = con.execute(
-                    "SELECT snapshot_id FROM runs WHERE kind='db' ORDER BY finished_at DESC LIMIT 1").fetchall()
-            finally:
-                con.close()
+            # Reading the database is the first step of the phases after it: a damaged file is their failure,
+            # and the message names the file.
+            self.current = next((p for p in ("notebooks", "site", "briefs") if p in selected), self.current)
+            digests, db_snapshot = _read_digests(self.stage_db or self.opts.db_path)
             if db_snapshot:
                 self.snapshot = db_snapshot[0][0]
             for phase, fn in (("notebooks", self._notebooks), ("site", self._site), ("briefs", self._briefs)):
@@ -359,10 +381,10 @@ class _Build:
         tmp = temp_db_path(self.opts.db_path)
         discard(tmp)
         self.opts.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.stage_db = tmp  # registered before the first byte is written: a failure discards it
         counts, flags, unmapped_df = write_database(tmp, inputs, observations, unmapped,
                                                     snapshot=snapshot_id(inputs.hashes), started=started,
                                                     timings=timings, progress=lambda m: self.say("database", m))
-        self.stage_db = tmp
         self.db_summary = BuildSummary(self.opts.db_path, snapshot_id(inputs.hashes), time.time() - started,
                                        counts, flags, unmapped_df, timings)
         self.phases.setdefault("validate", PhaseResult("validate", seconds=timings.get("validate", 0.0),
@@ -375,8 +397,8 @@ class _Build:
         if self.stage_db is None:
             tmp = temp_db_path(self.opts.db_path)
             discard(tmp)
+            self.stage_db = tmp  # registered before the copy: a copy cut short by a full disk is discarded
             shutil.copyfile(self.opts.db_path, tmp)
-            self.stage_db = tmp
         return self.stage_db
 
     def _notebooks(self, result: PhaseResult, digests: dict) -> None:

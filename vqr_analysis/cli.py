@@ -127,6 +127,7 @@ def export(
     """Write all observations (with their provenance) to CSV or Parquet."""
     import duckdb
 
+    from vqr_analysis.analysis.spreadsheet import neutralise_formulas
     from vqr_analysis.store.database import connect_readonly
     from vqr_analysis.core.paths import data_dir
     from vqr_analysis.sources.registry import check_output_path
@@ -143,8 +144,14 @@ def export(
                        path=_db(db)) from None
     finally:
         con.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_csv(out) if format == "csv" else frame.write_parquet(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if format == "csv":
+            neutralise_formulas(frame).write_csv(out)
+        else:
+            frame.write_parquet(out)
+    except OSError as exc:
+        raise VqrError(f"cannot write the export: {exc.strerror or str(exc).splitlines()[0]}", path=out) from None
     console.print(f"wrote {frame.height} observations to {out}")
 
 
@@ -178,7 +185,7 @@ def briefs(
     from vqr_analysis.sources.registry import check_output_dir
 
     started = time.perf_counter()
-    paths = build_briefs(_db(db), out and check_output_dir(out, what="briefs"), region or None)
+    paths = build_briefs(_db(db), out and check_output_dir(out, what="briefs", require_marker=True), region or None)
     for path in paths:
         console.print(f"wrote {path}", highlight=False)
     console.print(f"{len(paths)} briefs in {time.perf_counter() - started:.2f}s")
@@ -204,7 +211,7 @@ def notebooks(
         err_console.print(f"{'ok    ' if run.ok else 'FAILED'} {run.output.name:<24} {run.seconds:6.1f}s",
                           highlight=False)
 
-    runs = run_notebooks(_db(db), out and check_output_dir(out, what="notebooks"), regions=region or None,
+    runs = run_notebooks(_db(db), out and check_output_dir(out, what="notebooks", require_marker=True), regions=region or None,
                          lang=lang, jobs=jobs, comparison=comparison, progress=report)
     _print_frame(pl.DataFrame([{"notebook": r.notebook, "output": str(r.output), "seconds": round(r.seconds, 1),
                                 "status": "ok" if r.ok else "error"} for r in runs]), title="executed notebooks")
@@ -221,7 +228,7 @@ def site(
     from vqr_analysis.sources.registry import check_output_dir
     from vqr_analysis.publish.site import build_site
 
-    out = out and check_output_dir(out, what="site")  # the site folder is replaced whole
+    out = out and check_output_dir(out, what="site", require_marker=True)  # the site folder is replaced whole
     with err_console.status("building site") as status:
         result = build_site(_db(db), notebooks_dir, out, renderer=renderer,
                             progress=lambda msg: status.update(msg))

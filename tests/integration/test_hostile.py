@@ -12,89 +12,25 @@ without any other sign. See tests/fixtures/hostile/README.md.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import re
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from support.paths import DATA, FIXTURES, ROOT
+from support.paths import ROOT
 
-from support.hostile_inputs import (
-    copy_data, inflate, markup_report, markup_sections, pdf_from_text, register, report_entry,
+from support.cli_project import (
+    SAMPLE, SAMPLE_REGION, Project, assert_db_command_refused, assert_refused, make_project,
 )
+from support.hostile_inputs import inflate, markup_report, markup_sections, pdf_from_text, register, report_entry
 
-# xinjiang: annex tables in tab layout at the end of the file, and no reviewed corrections tied to its lines
-# (data/corrections.csv cites line numbers, which a mutated copy would shift).
-SAMPLE, SAMPLE_REGION = "000", "xinjiang"
 SQL_INJECTION = "x'; drop table observations; --"
-
-
-@dataclass
-class Project:
-    """A temp copy of the project's data with a last good database and a last good site."""
-
-    root: Path
-    data: Path
-    db: Path
-    site: Path
-
-    def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        env = {**os.environ, "VQR_ROOT": str(ROOT), "VQR_DATA_DIR": str(self.data), "VQR_DB": str(self.db),
-               "VQR_BUILD_DIR": str(self.root / "build"), "VQR_SITE_DIR": str(self.site)}
-        return subprocess.run([sys.executable, "-m", "vqr_analysis.cli", *args], capture_output=True, text=True,
-                              cwd=self.root, env=env, timeout=timeout)
-
-    def state(self) -> dict[str, str]:
-        """Hash of every file of the database and the site: what must not change when an input is bad."""
-        files = [self.db, *sorted(p for p in self.site.rglob("*") if p.is_file())]
-        return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
-    def sample(self) -> tuple[Path, str]:
-        file, _ = report_entry(self.data, SAMPLE)
-        return self.data / file, (self.data / file).read_text(encoding="utf-8")
 
 
 @pytest.fixture
 def project(tmp_path, built_db) -> Project:
-    data = copy_data(DATA, tmp_path / "data")
-    db = tmp_path / "vqr.duckdb"
-    db.write_bytes(built_db.read_bytes())
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "index.html").write_text("<!doctype html><title>last good site</title>", encoding="utf-8")
-    return Project(tmp_path, data, db, site)
-
-
-def assert_refused(result: subprocess.CompletedProcess, *fragments: str) -> str:
-    """Exit 2 and one `error:` line holding every fragment; progress lines (`… `) may precede it."""
-    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
-    assert "Traceback" not in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0], (fragment, errors[0])
-    return errors[0]
-
-
-def assert_db_command_refused(project: Project, *fragments: str, also_build: bool = True) -> None:
-    """`vqr db` (and `vqr build`) refuse with one line; database and site are byte-identical afterwards."""
-    before = project.state()
-    result = project.run("db", "--db", str(project.db))
-    line = assert_refused(result, *fragments)
-    others = [x for x in result.stderr.splitlines() if x.strip() and not x.startswith(("… ", "error:"))]
-    assert not others, f"more than the error line: {others}"
-    assert project.state() == before
-    if also_build:
-        assert_refused(project.run("build"), *fragments)
-        assert project.state() == before
-    assert not list(project.root.glob(".*.building-*")), "temporary files left behind"
-    assert line
+    return make_project(tmp_path, built_db)
 
 
 # --- the report files ----------------------------------------------------------------------------------

@@ -15,8 +15,13 @@ from pathlib import Path
 
 __all__ = [
     "copy_data", "register", "report_entry", "annex_start", "inflate", "text_blocks", "docx_from_text",
-    "pdf_from_text", "MARKUP_FIXTURE", "markup_sections", "markup_report",
+    "pdf_from_text", "MARKUP_FIXTURE", "markup_sections", "markup_report", "wide_table_report", "encrypted_pdf",
+    "inflating_docx", "REGISTRY_MARKUP",
 ]
+
+# Markdown and HTML that would become a javascript: link, an image loaded from outside and autolinked URLs if
+# registry text reached a page as markup (issue 17, item 1).
+REGISTRY_MARKUP = "厅 ![t](http://127.0.0.1:9/t.png) [click](javascript:alert(1)) <b>粗</b> www.example.com"
 
 MARKUP_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile" / "markup_lines.txt"
 
@@ -185,3 +190,51 @@ def pdf_from_text(text: str, *, header: str = "职业教育质量年度报告") 
 
     blocks = json.dumps(text_blocks(text.split("\n")), ensure_ascii=False)
     return typst.compile(_PDF_TEMPLATE.encode(), sys_inputs={"blocks": blocks, "header": header})
+
+
+def wide_table_report(text: str, columns: int, *, rows: int = 6) -> str:
+    """The report with an extra titled table before its annex: the first ``rows`` rows of its 表3 (labels the
+    codebook knows) with one value column per school, ``columns`` schools wide."""
+    lines = text.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("表3 教学资源表"))
+    body = [line.split("\t") for line in lines[start + 3: start + 3 + rows]]
+    table = ["表9 各校教学资源", "", "\t".join(["序号", "指标", "单位"] + [f"学校{j}" for j in range(columns)])]
+    table += ["\t".join(cells[:3] + [str(j % 97 + 1) for j in range(columns)]) for cells in body]
+    lines[start:start] = table + [""]
+    return "\n".join(lines)
+
+
+def encrypted_pdf() -> bytes:
+    """A one-page PDF encrypted with the standard security handler and a user password that is not empty."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+               b"<< /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> /P -4 >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    file_id = b"<" + b"ab" * 16 + b">"
+    out += (b"trailer\n<< /Size %d /Root 1 0 R /Encrypt 4 0 R /ID [%s %s] >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(objects) + 1, file_id, file_id, xref))
+    return bytes(out)
+
+
+def inflating_docx(text: str, unpacked_bytes: int) -> bytes:
+    """The report as a DOCX whose document.xml is padded (with an XML comment) to ``unpacked_bytes``: a few
+    hundred kB on disk that inflate to far more, as a zip bomb does."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(docx_from_text(text)))
+    out = io.BytesIO()
+    with source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                pad = max(0, unpacked_bytes - len(data))
+                data = data.replace(b"<w:body>", b"<w:body><!--" + b" " * pad + b"-->", 1)
+            target.writestr(info.filename, data)
+    return out.getvalue()

@@ -24,6 +24,7 @@ Chinese first and the English after it for ``lang="zh"``, English only for ``lan
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
@@ -444,9 +445,16 @@ class Text:
         return self.markdown
 
 
+# Every ASCII punctuation character may be backslash-escaped in CommonMark, and an escaped one is always a
+# literal. Escaping all of them keeps data from opening a link or image (`[`, `!`, `(`), raw HTML (`<`, `&`),
+# emphasis or code (`*`, `_`, `` ` ``) — and from being autolinked: renderers that link bare URLs (nbconvert's
+# mistune, GFM, pandoc) match `http://` or `www.` in the source, which `http\:\/\/` and `www\.` are not.
+_MD_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+
+
 def _md(text: object) -> str:
-    """Data in Markdown: HTML-escaped, and without the characters that would start emphasis or code."""
-    return html.escape(str(text), quote=False).replace("*", "\\*").replace("_", "\\_").replace("`", "'")
+    """Data (registry fields, report text) in Markdown, shown as its own characters and never as markup."""
+    return _MD_PUNCTUATION.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def _both(zh: str, en: str, lang: str) -> Text:

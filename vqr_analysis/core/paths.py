@@ -10,7 +10,10 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["PACKAGE_DIR", "project_root", "data_dir", "default_db_path", "build_dir", "site_dir", "replace_dir"]
+__all__ = [
+    "PACKAGE_DIR", "project_root", "data_dir", "default_db_path", "build_dir", "site_dir", "replace_dir",
+    "OUTPUT_MARKER", "mark_output_dir", "is_vqr_output", "PROJECT_SOURCE_FOLDERS",
+]
 
 # The installed package folder (vqr_analysis/): this file sits in vqr_analysis/core/.
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -51,10 +54,37 @@ def site_dir() -> Path:
     return _from_env("VQR_SITE_DIR", project_root() / "site")
 
 
+# Folders of the checkout that hold sources: no output may be written into or over them.
+PROJECT_SOURCE_FOLDERS = (
+    ".git", ".github", ".ci", ".venv", "data", "pages", "notebooks", "vqr_analysis", "tests", "benchmarks",
+    "deploy", "scripts",
+)
+# Written into every folder vqr creates for its outputs. An output folder that is replaced or filled must be
+# empty or carry it: `--out` pointed at a folder of someone else's files would otherwise delete them.
+OUTPUT_MARKER = ".vqr-output"
+
+
+def mark_output_dir(folder: Path) -> Path:
+    """Create ``folder`` if needed and mark it as written by vqr (see OUTPUT_MARKER)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / OUTPUT_MARKER
+    if not marker.is_file():
+        marker.write_text("This folder is written by vqr-analysis and may be replaced whole.\n", encoding="utf-8")
+    return folder
+
+
+def is_vqr_output(folder: Path) -> bool:
+    """True if ``folder`` is absent, empty, or carries vqr's output marker."""
+    if not folder.exists():
+        return True
+    return (folder / OUTPUT_MARKER).is_file() or not any(folder.iterdir())
+
+
 def replace_dir(new: Path, target: Path) -> None:
     """Put folder ``new`` in place of ``target`` (same filesystem): two renames, the old copy removed only once
     the new one is in, and restored if the second rename fails. Readers never see a half-written folder."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    mark_output_dir(new)
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     if target.exists():
         os.replace(target, old)

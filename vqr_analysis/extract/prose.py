@@ -14,7 +14,6 @@ school as entity; a sentence naming a school in any other position is left out (
 from __future__ import annotations
 
 import bisect
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from vqr_analysis.sources.codebook import Codebook
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.extract.model import QUALIFIERS, Observation
 from vqr_analysis.core.paths import data_dir
+from vqr_analysis.sources.csvfiles import read_csv_rows
 from vqr_analysis.sources.documents import SourceDocument
 from vqr_analysis.sources.textnorm import FOLD_WIDTH_TABLE, fold_width
 from vqr_analysis.extract.values import NUMBER_PATTERN, parse_value
@@ -116,8 +116,7 @@ def load_prose_patterns(path: Path | None = None) -> ProsePatterns:
     """Read and check the pattern file; a malformed row is a VqrError naming its line."""
     path = path or data_dir() / "prose_patterns.csv"
     try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh))
+        rows = read_csv_rows(path)
     except FileNotFoundError:
         raise VqrError("prose pattern file not found", path=path) from None
     if not rows or rows[0] != PATTERN_COLUMNS:

@@ -43,7 +43,7 @@ from vqr_analysis.sources.textnorm import fold_width, normalize_label
 from vqr_analysis.extract.values import parse_value
 from vqr_analysis.extract.layouts import Cell, RawTable, TableRow, find_tables
 
-__all__ = ["extract_tables", "extract_table_rows", "annex_table_key", "UNIT_FACTORS"]
+__all__ = ["extract_tables", "extract_table_rows", "annex_table_key", "UNIT_FACTORS", "MAX_QUOTE_CHARS"]
 
 # Printed unit → codebook unit: multiply by this. Only exact, definitional factors (1 市亩 = 10000/15 m²).
 UNIT_FACTORS: dict[tuple[str, str], float] = {("亩", "平方米"): 10000 / 15}
@@ -187,8 +187,9 @@ class _Reader:
     observations: list[Observation] = field(default_factory=list)
     unmapped: list[dict] = field(default_factory=list)
 
-    def emit(self, ind: Indicator, cell: Cell, row: TableRow, *, year: int, entity: str | None = None,
-             raw_unit: str | None = None, label: str) -> None:
+    def emit(self, ind: Indicator, cells: list[Cell], col: int, row: TableRow, *, year: int,
+             entity: str | None = None, raw_unit: str | None = None, label: str) -> None:
+        cell = cells[col]
         raw = cell.value
         parsed = parse_value(raw, ind.unit)
         value = parsed.value
@@ -198,7 +199,7 @@ class _Reader:
         self.observations.append(
             Observation(
                 report_id=self.doc.report.id, source_sha256=self.doc.sha256, indicator_code=ind.code, year=year,
-                value=value, unit=ind.unit, raw=raw, raw_unit=raw_unit or None, line=cell.line, quote=row.quote,
+                value=value, unit=ind.unit, raw=raw, raw_unit=raw_unit or None, line=cell.line, quote=_cell_quote(row, cells, col),
                 status=parsed.status, method="table", flag=parsed.flag, label=label, entity=entity,
                 source_table=self.table.title, locator=self.doc.locator(cell.line), extractor_version=self.version,
             )
@@ -207,6 +208,36 @@ class _Reader:
     def miss(self, line: int, label: str) -> None:
         self.unmapped.append({"report_id": self.doc.report.id, "line": line, "table": self.table.title,
                               "label": label})
+
+
+# A row's quote is stored with every value read from it: a wide row (thousands of columns) quoted whole for
+# each of its cells would make the database grow with the square of the width. Past this length a cell's
+# quote is the row's leading cells (number, label, unit) and the cells around it, each verbatim, with '…'
+# where cells are left out.
+MAX_QUOTE_CHARS = 160
+_QUOTE_HEAD_CELLS = 3
+_QUOTE_NEIGHBOURS = 1
+_QUOTE_CELL_CHARS = 40
+
+
+def _cell_quote(row: TableRow, cells: list[Cell], col: int) -> str:
+    """The quote for the value in ``cells[col]``: the whole row when it is short, else a window around it."""
+    if len(row.quote) <= MAX_QUOTE_CHARS:
+        return row.quote
+    head = min(col, _QUOTE_HEAD_CELLS)
+    start, end = max(head, col - _QUOTE_NEIGHBOURS), min(len(cells), col + _QUOTE_NEIGHBOURS + 1)
+
+    def shown(cell: Cell) -> str:
+        text = cell.value
+        return text if len(text) <= _QUOTE_CELL_CHARS else text[:_QUOTE_CELL_CHARS] + "…"
+
+    parts = [shown(c) for c in cells[:head]]
+    if start > head:
+        parts.append("…")
+    parts += [shown(c) if i != col else c.value for i, c in enumerate(cells[start:end], start)]
+    if end < len(cells):
+        parts.append("…")
+    return "\t".join(parts)
 
 
 def _cells(row: TableRow, width: int, unit_col: int | None) -> list[Cell]:
@@ -270,7 +301,7 @@ def _read_indicator_rows(reader: _Reader, cols: _Columns, value_cols: list[tuple
         method = cells[cols.method].value if cols.method is not None else ""
         shown_with_method = f"{shown}｜调查方式：{method}" if method else shown
         for col, year, entity in value_cols:
-            reader.emit(ind, cells[col], row, year=year, entity=entity, raw_unit=unit, label=shown_with_method)
+            reader.emit(ind, cells, col, row, year=year, entity=entity, raw_unit=unit, label=shown_with_method)
         if cols.respondents is not None and respondents_year is not None:
             counted = _resolve(_candidates(codebook, f"{normalize_label(shown)}（调查人次）", scope)[0],
                                history, codebook)
@@ -278,7 +309,7 @@ def _read_indicator_rows(reader: _Reader, cols: _Columns, value_cols: list[tuple
                 reader.miss(cells[cols.respondents].line, f"{shown}（调查人次）")
             else:
                 counted_label = f"{shown}（调查人次）" + (f"｜调查方式：{method}" if method else "")
-                reader.emit(counted, cells[cols.respondents], row, year=respondents_year, label=counted_label)
+                reader.emit(counted, cells, cols.respondents, row, year=respondents_year, label=counted_label)
 
 
 def _read_indicator_columns(reader: _Reader, cols: _Columns, year: int) -> None:
@@ -299,7 +330,7 @@ def _read_indicator_columns(reader: _Reader, cols: _Columns, year: int) -> None:
         cells = _cells(row, width, None)
         entity = _entity(cells[cols.label].value, reader.doc.report)
         for col, ind, unit, text in columns:
-            reader.emit(ind, cells[col], row, year=year, entity=entity, raw_unit=unit, label=text)
+            reader.emit(ind, cells, col, row, year=year, entity=entity, raw_unit=unit, label=text)
 
 
 def _mapped_share(codebook: Codebook, labels: list[str]) -> float:

@@ -28,6 +28,7 @@ import polars as pl
 
 from vqr_analysis.analysis import api as analysis
 from vqr_analysis.core.errors import VqrError, check_known
+from vqr_analysis.core.paths import mark_output_dir
 from vqr_analysis.publish.fonts import CjkFont, find_cjk_font, missing_glyphs, register_chart_font
 
 __all__ = [
@@ -428,5 +429,6 @@ def build_briefs(db_path: str | Path | None = None, out_dir: str | Path | None =
     finally:
         con.close()
     compiler = _compiler(font)
+    mark_output_dir(out)
     return [render_brief(c, out / f"{c.region}.pdf", font, compiler=compiler, svg_cache=svg_cache)
             for c in contents]

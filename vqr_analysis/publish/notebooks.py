@@ -19,6 +19,7 @@ Executed notebooks are reproducible byte for byte: the database path reaches the
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from vqr_analysis.core.errors import VqrError, check_known
-from vqr_analysis.core.paths import build_dir, default_db_path, project_root
+from vqr_analysis.core.paths import build_dir, default_db_path, mark_output_dir, project_root
 
 __all__ = [
     "NotebookUnit", "NotebookRun", "run_notebooks", "execute_units", "notebook_units", "notebook_dir",
@@ -201,11 +202,23 @@ def _execute(job: tuple[NotebookUnit, Path, Path, Path, dict]) -> NotebookRun:
         log.unlink(missing_ok=True)
         run.ok = True
     except Exception as exc:  # noqa: BLE001 — any failure becomes the run's error message
-        run.error = _describe_failure(f"{unit.source} ({unit.slug})", exc) + f" (kernel log: {log})"
+        run.error = _describe_failure(f"{unit.source} ({unit.slug})", exc) + f" (kernel log: {_keep_log(log)})"
         if partial.exists():
             os.replace(partial, failed)
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _keep_log(log: Path) -> Path:
+    """A copy of a failed run's kernel log in ``build/logs``: the output folder may be a staging folder that
+    the failed build deletes, and the message must not point to a file that is gone."""
+    kept = build_dir() / "logs" / log.name
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, kept)
+    except OSError:
+        return log  # nothing better to point to
+    return kept
 
 
 def _record(runs: list[NotebookRun], db_path: Path, snapshot: str, wall: float) -> None:
@@ -249,7 +262,7 @@ def execute_units(units: Sequence[NotebookUnit], *, db_path: str | Path, out_dir
     if not db.is_file():
         raise VqrError("database not found; build it with `vqr db`", path=db)
     src = Path(source_dir).resolve() if source_dir else notebook_dir()
-    out = Path(out_dir).resolve()
+    out = mark_output_dir(Path(out_dir).resolve())
     jobs_list = [(unit, src, out, db, unit.parameters(lang)) for unit in units]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(jobs_list)))
     t0 = time.perf_counter()

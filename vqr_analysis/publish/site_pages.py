@@ -29,6 +29,7 @@ import jinja2
 import polars as pl
 
 from vqr_analysis.analysis.charts import FONT, styled
+from vqr_analysis.analysis.spreadsheet import neutralise_formulas
 from vqr_analysis.analysis.api import compare, indicators, profile, quality_flags, reports, snapshot, values
 from vqr_analysis.sources.codebook import ANNEX_TABLES
 from vqr_analysis.quality.rules import RULE_TEXT_ZH, RULES
@@ -153,7 +154,7 @@ def csv_with_codebook(frame: pl.DataFrame, codebook: pl.DataFrame) -> bytes:
     frame = frame.select([c for c in frame.columns if frame.schema[c] != pl.Null] or frame.columns)
     flat = frame.with_columns([pl.col(c).cast(pl.String) for c, t in frame.schema.items()
                                if isinstance(t, (pl.List, pl.Struct))])
-    return flat.write_csv(include_bom=True).encode("utf-8")
+    return neutralise_formulas(flat).write_csv(include_bom=True).encode("utf-8")
 
 
 def chart_figure(spec: dict, chart_id: str, *, csv_href: str | None, caption: str = "",

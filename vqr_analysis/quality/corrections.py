@@ -12,17 +12,20 @@ silent no-op: it must be reviewed again.
 
 from __future__ import annotations
 
-import csv
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vqr_analysis.sources.codebook import Codebook
+from vqr_analysis.sources.csvfiles import read_csv_records
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.extract.model import Observation
 
 __all__ = ["Correction", "CORRECTION_COLUMNS", "load_corrections", "apply_corrections"]
 
 CORRECTION_COLUMNS = ["report_id", "line", "raw", "extracted_code", "indicator_code", "value", "reason"]
+_INTEGER = re.compile(r"[0-9]{1,9}")
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
 
 
 @dataclass(frozen=True)
@@ -40,27 +43,27 @@ class Correction:
 def load_corrections(path: Path, codebook: Codebook) -> list[Correction]:
     """Read the corrections file (absent: no corrections). Every problem is a VqrError naming the row."""
     try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames != CORRECTION_COLUMNS:
-                raise VqrError(f"corrections must have the columns {','.join(CORRECTION_COLUMNS)}", path=path)
-            rows = list(reader)
+        records = read_csv_records(path, CORRECTION_COLUMNS, "corrections")
     except FileNotFoundError:
         return []
     out = []
-    for n, row in enumerate(rows, 2):
+    for n, row in records:
         where = f"row {n}"
-        cells = {k: (v or "").strip() for k, v in row.items() if k}
+        cells = {k: v.strip() for k, v in row.items()}
         if not cells["reason"]:
             raise VqrError(f"{where}: a correction needs a reason", path=path)
         for key in ("extracted_code", "indicator_code"):
             if cells[key] not in codebook:
                 raise VqrError(f"{where}: {key} {cells[key]!r} is not a codebook code", path=path)
-        try:
-            line = int(cells["line"])
-            value = float(cells["value"]) if cells["value"] else None
-        except ValueError:
-            raise VqrError(f"{where}: line must be an integer and value a number (or empty)", path=path) from None
+        if not _INTEGER.fullmatch(cells["line"]):
+            raise VqrError(f"{where}: line must be a line number, not {cells['line']!r}", path=path)
+        line = int(cells["line"])
+        # A plain decimal only: float() would also take 'inf', 'nan', '1_000' and '1e400' (infinite), and an
+        # infinite value breaks every page's JSON. A comma (4651,60) is never read as a decimal point here.
+        if cells["value"] and not _DECIMAL.fullmatch(cells["value"]):
+            raise VqrError(f"{where}: value must be a plain decimal number such as 4651.60 (or empty to withdraw "
+                           f"the value), not {cells['value']!r}", path=path)
+        value = float(cells["value"]) if cells["value"] else None
         if not cells["raw"] or not cells["report_id"]:
             raise VqrError(f"{where}: report_id and raw are required", path=path)
         out.append(Correction(cells["report_id"], line, cells["raw"], cells["extracted_code"],

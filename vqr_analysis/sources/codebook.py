@@ -6,7 +6,6 @@ and the chart labels all read it from here.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.paths import data_dir
 from vqr_analysis.core.schema import INDICATORS
+from vqr_analysis.sources.csvfiles import read_csv_records
 from vqr_analysis.sources.textnorm import normalize_label
 
 __all__ = ["Indicator", "Codebook", "load_codebook", "UNIT_KINDS", "CODEBOOK_COLUMNS"]
@@ -117,15 +117,11 @@ def load_codebook(path: Path | None = None) -> Codebook:
     """Read and validate the codebook; a malformed row is a VqrError naming the row."""
     path = path or data_dir() / "indicators.csv"
     try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames != CODEBOOK_COLUMNS:
-                raise VqrError(f"codebook columns must be {','.join(CODEBOOK_COLUMNS)}; got {reader.fieldnames}", path=path)
-            rows = list(reader)
+        records = read_csv_records(path, CODEBOOK_COLUMNS, "the codebook")
     except FileNotFoundError:
         raise VqrError("codebook not found", path=path) from None
     indicators: dict[str, Indicator] = {}
-    for n, row in enumerate(rows, 2):
+    for n, row in records:
         code = row["code"].strip()
         if not code:
             raise VqrError(f"line {n}: empty code", path=path)

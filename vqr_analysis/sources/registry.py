@@ -12,12 +12,14 @@ from datetime import date
 from pathlib import Path
 
 from vqr_analysis.core.errors import VqrError
-from vqr_analysis.core.paths import PACKAGE_DIR, data_dir
+from vqr_analysis.core.paths import (
+    OUTPUT_MARKER, PACKAGE_DIR, PROJECT_SOURCE_FOLDERS, data_dir, is_vqr_output, project_root,
+)
 from vqr_analysis.sources.formats import SUPPORTED_SUFFIXES
 
 __all__ = [
     "Report", "load_registry", "LEVELS", "region_slugs", "INPUT_FILES", "check_output_path",
-    "check_output_dir",
+    "check_output_dir", "MAX_FIELD_CHARS",
 ]
 
 LEVELS = {"higher": ("高等职业教育", "Higher vocational"), "secondary": ("中等职业教育", "Secondary vocational")}
@@ -68,6 +70,9 @@ _DATE_FIELDS = ("data_period_start", "data_period_end")
 # Line breaks and other control characters have no place in a one-line registry field (they would break
 # every page, table and log line that prints it); markup such as '<' is allowed and escaped where shown.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Every registry field is a name, a title or a path: 200 characters hold the longest real one several times
+# over, while a multi-megabyte field would be copied onto every page of the site (and into every brief).
+MAX_FIELD_CHARS = 200
 
 
 def load_registry(path: Path | None = None) -> list[Report]:
@@ -81,6 +86,8 @@ def load_registry(path: Path | None = None) -> list[Report]:
         raise VqrError("report registry path is a folder, not a file", path=path) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise VqrError(f"report registry is not valid TOML: {str(exc).splitlines()[0]}", path=path) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise VqrError("report registry is nested too deeply to be a registry", path=path) from None
     entries = doc.get("report", [])
     if not entries or not isinstance(entries, list):
         raise VqrError("report registry has no [[report]] entries", path=path)
@@ -112,6 +119,8 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
                            f"not {type(value).__name__} {value!r:.40}", path=path)
         if kind is str and (not value.strip() or _CONTROL.search(value)):
             raise VqrError(f"{where}: {key} must be non-empty text on one line", path=path)
+        if kind is str and len(value) > MAX_FIELD_CHARS:
+            raise VqrError(f"{where}: {key} is {len(value)} characters long; at most {MAX_FIELD_CHARS}", path=path)
     report = Report(**{k: entry[k] for k in _REQUIRED})
     if not _ID.match(report.id):
         raise VqrError(f"{where}: id {report.id!r:.60} must be letters, digits, _ or - (at most 40)", path=path)
@@ -132,6 +141,10 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
         raise VqrError(f"{where}: data_period_start is after data_period_end", path=path)
     if not 1990 <= report.data_year <= 2100 or not 1990 <= report.edition_year <= 2100:
         raise VqrError(f"{where}: data_year/edition_year must be a year between 1990 and 2100", path=path)
+    period_years = range(int(report.data_period_start[:4]), int(report.data_period_end[:4]) + 1)
+    if report.data_year not in period_years:
+        raise VqrError(f"{where}: data_year {report.data_year} lies outside the data period "
+                       f"{report.data_period_start} – {report.data_period_end}", path=path)
     if Path(report.file).is_absolute() or "\\" in report.file:
         raise VqrError(f"{where}: file {report.file!r:.80} must be a relative path inside the data folder "
                        f"{base} (forward slashes)", path=path)
@@ -186,11 +199,14 @@ def check_output_path(path: Path, *, suffixes: tuple[str, ...] = (), base: Path 
     return target
 
 
-def check_output_dir(path: Path, *, base: Path | None = None, what: str = "output") -> Path:
-    """Refuse an output folder that is, or contains, project inputs; return it resolved.
+def check_output_dir(path: Path, *, base: Path | None = None, what: str = "output",
+                     require_marker: bool = False) -> Path:
+    """Refuse an output folder that is, or contains, project inputs or sources; return it resolved.
 
     Site and notebook outputs are replaced as a whole (a new folder is swapped in and the old one deleted),
-    so ``--out .`` or ``--out data`` would delete the reports. The folder may be anywhere else.
+    so ``--out .`` or ``--out data`` would delete the reports, ``--out .git`` the history. The folder may be
+    anywhere else; with ``require_marker`` (a folder the user names on the command line) it must also be new,
+    empty, or one that vqr wrote (it carries OUTPUT_MARKER).
     """
     base = (base or data_dir()).resolve()
     target = Path(path).expanduser().resolve()
@@ -203,4 +219,12 @@ def check_output_dir(path: Path, *, base: Path | None = None, what: str = "outpu
                            "be replaced; choose an empty or dedicated folder", path=target)
     if any(target.is_relative_to(folder) for folder in folders):
         raise VqrError(f"refusing to write the {what} inside a report folder", path=target)
+    root = project_root()
+    for name in PROJECT_SOURCE_FOLDERS:
+        if target.is_relative_to(root / name):
+            raise VqrError(f"refusing to use it as the {what} folder: it is inside the project's source folder "
+                           f"{name}/; choose a new or dedicated folder", path=target)
+    if require_marker and not is_vqr_output(target):
+        raise VqrError(f"refusing to use it as the {what} folder: it holds files vqr did not write (no "
+                       f"{OUTPUT_MARKER} marker) and would be replaced; choose a new or empty folder", path=target)
     return target

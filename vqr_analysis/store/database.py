@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,6 +37,7 @@ from vqr_analysis.quality.rules import run_checks
 __all__ = [
     "build_database", "BuildSummary", "connect_readonly", "create_schema", "snapshot_id", "code_fingerprint", "record_run",
     "read_inputs", "Inputs", "extract_documents", "extraction_key", "write_database", "temp_db_path", "discard",
+    "SANDBOX_CONFIG",
 ]
 
 def code_fingerprint(parts: tuple[str, ...] | None = None) -> str:
@@ -236,7 +238,31 @@ def _write_extraction_cache(cache_dir: Path, report_id: str, key: str, obs: list
 def write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
                    snapshot: str, started: float, timings: dict[str, float],
                    progress: Callable[[str], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Create a complete database at ``path`` (which must not exist). Returns (counts, flags, unmapped)."""
+    """Create a complete database at ``path`` (which must not exist). Returns (counts, flags, unmapped).
+
+    On any failure ``path`` (and its .wal) is removed; a failed write — a full disk, a read-only folder — is
+    a VqrError naming the folder."""
+    try:
+        return _write_database(path, inputs, observations, unmapped, snapshot=snapshot, started=started,
+                               timings=timings, progress=progress)
+    except _WRITE_ERRORS as exc:
+        discard(path)
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise VqrError(f"cannot write the database in this folder (disk full or not writable?): {first}",
+                       path=path.parent) from None
+    except BaseException:
+        discard(path)
+        raise
+
+
+# What DuckDB raises when a write fails at the file level: IOException for a failed write or open, and
+# FatalException when a checkpoint cannot be written (e.g. "No space left on device").
+_WRITE_ERRORS = (duckdb.IOException, duckdb.FatalException, OSError)
+
+
+def _write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
+                    snapshot: str, started: float, timings: dict[str, float],
+                    progress: Callable[[str], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     say = progress or (lambda _msg: None)
     say(f"loading {len(observations)} observations")
     t = time.perf_counter()
@@ -285,8 +311,10 @@ def temp_db_path(target: Path) -> Path:
 
 
 def discard(path: Path) -> None:
+    """Remove a database file with its write-ahead log and DuckDB's spill folder (``<path>.tmp``)."""
     for p in (path, Path(str(path) + ".wal")):
         p.unlink(missing_ok=True)
+    shutil.rmtree(Path(str(path) + ".tmp"), ignore_errors=True)
 
 
 def build_database(db_path: Path | None = None, *, base: Path | None = None,
@@ -315,13 +343,26 @@ def build_database(db_path: Path | None = None, *, base: Path | None = None,
     return BuildSummary(db_path, snap, time.time() - started, counts, flags, unmapped_df, timings)
 
 
+# A read-only connection runs SQL typed by users (`vqr query`) and notebooks: read_only alone still lets
+# COPY … TO, EXPORT DATABASE, read_text/glob over the machine, ATTACH and INSTALL/LOAD reach files and the
+# network. These settings close all of that, and the lock keeps a query from switching them back on.
+SANDBOX_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+
+
 def connect_readonly(db_path: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the database read-only; a missing or corrupt file is a VqrError that says how to rebuild."""
+    """Open the database read-only and sandboxed (no file or network access beyond the database itself);
+    a missing or corrupt file is a VqrError that says how to rebuild."""
     path = Path(db_path or default_db_path())
     if not path.is_file():
         raise VqrError("database not found; build it with `vqr db`", path=path)
     try:
-        return duckdb.connect(str(path), read_only=True)
+        return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
     except duckdb.Error as exc:
         raise VqrError(f"cannot open the database ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
                        "rebuild it with `vqr db`", path=path) from None
