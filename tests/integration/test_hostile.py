@@ -327,8 +327,8 @@ def test_no_sql_is_built_from_values():
     import ast
 
     reviewed = [
-        ("store/database.py", "CREATE TABLE "),  # table and column names from OBSERVATION_COLUMNS / QUALITY_FLAG_COLUMNS
-        ("store/database.py", "COMMENT ON COLUMN "),  # the codebook's column comments, quotes doubled
+        ("core/schema.py", "CREATE TABLE "),  # table and column names from the Table definitions
+        ("core/schema.py", "COMMENT ON "),  # docs quoted by sql_string
         ("store/database.py", "INSERT INTO observations SELECT "),  # column names from OBSERVATION_COLUMNS
         ("analysis/api.py", "SELECT r.region, r.region_zh"),  # WHERE joins fixed clauses; their values are bound
     ]

@@ -122,11 +122,11 @@ def test_preferred_values_say_why(db_con):
 @pytest.fixture()
 def scratch(codebook):
     """An empty database with the real schema; ``add`` stores statements, ``check`` runs the rules."""
-    from vqr_analysis.store.database import _create_schema
+    from vqr_analysis.store.database import create_schema
     from vqr_analysis.extract.model import OBSERVATION_COLUMNS, observations_frame
 
     con = duckdb.connect()
-    _create_schema(con, codebook)
+    create_schema(con)
     made: list[Observation] = []
 
     def add(code, value, *, raw=None, method="prose", qualifier="exact", year=2023, unit=None, entity=None):

@@ -33,15 +33,7 @@ import polars as pl
 from vqr_analysis.sources.codebook import Codebook
 from vqr_analysis.extract.values import parse_value
 
-__all__ = ["run_checks", "QUALITY_FLAG_COLUMNS", "RULES", "RULE_TEXT_ZH", "BOUNDS", "PARTS", "RATIOS", "Bound", "Ratio"]
-
-QUALITY_FLAG_COLUMNS = {
-    "obs_id": ("BIGINT", "The observation the flag is about."),
-    "rule": ("VARCHAR", "Rule name (bounds, parts_le_total, conflict, ratio_consistency, extraction, …)."),
-    "severity": ("VARCHAR", "warning | error."),
-    "message": ("VARCHAR", "What is wrong, in plain words."),
-    "related_obs_id": ("BIGINT", "The other observation involved, if any."),
-}
+__all__ = ["run_checks", "RULES", "RULE_TEXT_ZH", "BOUNDS", "PARTS", "RATIOS", "Bound", "Ratio"]
 
 RULES = {
     "extraction": ("warning", "The value needed a guess to read (e.g. a comma used as decimal point)."),

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.paths import data_dir
+from vqr_analysis.core.schema import INDICATORS
 from vqr_analysis.sources.textnorm import normalize_label
 
 __all__ = ["Indicator", "Codebook", "load_codebook", "UNIT_KINDS", "CODEBOOK_COLUMNS"]
 
-CODEBOOK_COLUMNS = [
-    "code", "table", "parent_code", "name_zh", "aliases_zh", "name_en", "unit", "unit_kind", "description_en",
-]
+# The CSV's header is the indicators table's columns (core.schema.INDICATORS), in order.
+CODEBOOK_COLUMNS = INDICATORS.names
 
 # Known unit kinds and the canonical units they allow.
 UNIT_KINDS: dict[str, set[str]] = {

@@ -24,31 +24,19 @@ from vqr_analysis.core.version import __version__
 from vqr_analysis.sources.codebook import CODEBOOK_COLUMNS, Codebook, load_codebook
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.extract import EXTRACTOR_VERSION, extract_document
-from vqr_analysis.extract.model import OBSERVATION_COLUMNS, STATUSES, Observation, observations_frame
+from vqr_analysis.extract.model import OBSERVATION_COLUMNS, Observation, observations_frame
 from vqr_analysis.core.paths import PACKAGE_DIR, data_dir, default_db_path
+from vqr_analysis.core.schema import TABLES
 from vqr_analysis.sources.formats import reader_versions
 from vqr_analysis.sources.registry import INPUT_FILES, Report, load_registry
 from vqr_analysis.sources.documents import SourceDocument, load_document
 from vqr_analysis.quality.corrections import apply_corrections, load_corrections
-from vqr_analysis.quality.rules import QUALITY_FLAG_COLUMNS, run_checks
+from vqr_analysis.quality.rules import run_checks
 
 __all__ = [
-    "build_database", "BuildSummary", "connect_readonly", "snapshot_id", "code_fingerprint", "record_run",
+    "build_database", "BuildSummary", "connect_readonly", "create_schema", "snapshot_id", "code_fingerprint", "record_run",
     "read_inputs", "Inputs", "extract_documents", "extraction_key", "write_database", "temp_db_path", "discard",
 ]
-
-CODEBOOK_COMMENTS = {
-    "code": "Indicator code (primary key).",
-    "table": "Annex table key (scorecard … policy_implementation) or 'basic' for prose-only headline figures.",
-    "parent_code": "Parent indicator for '其中' child rows.",
-    "name_zh": "Chinese label as in the national template.",
-    "aliases_zh": "Other labels seen in reports, '|'-separated.",
-    "name_en": "English name.",
-    "unit": "Canonical unit of stored values.",
-    "unit_kind": "Unit family (count, percent, currency_10k_yuan, …) used by validation bounds.",
-    "description_en": "Definition.",
-}
-
 
 def code_fingerprint(parts: tuple[str, ...] | None = None) -> str:
     """Hash of the package's source (or of some of its modules/folders): code changes change the key."""
@@ -110,17 +98,6 @@ class BuildSummary:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _ddl_from_columns(table: str, columns: dict[str, tuple], extra: str = "") -> str:
-    cols = ",\n  ".join(f"{name} {spec[0]}" for name, spec in columns.items())
-    return f"CREATE TABLE {table} (\n  {cols}{extra}\n)"
-
-
-def _comment_columns(con: duckdb.DuckDBPyConnection, table: str, comments: dict[str, str]) -> None:
-    for name, text in comments.items():
-        escaped = text.replace("'", "''")
-        con.execute(f"COMMENT ON COLUMN {table}.\"{name}\" IS '{escaped}'")
-
-
 # One preferred value per (report, entity, code, year); every statement stays in `observations`.
 # Order: a reviewed correction; then reported before suspect before missing; then an annex table before
 # prose; then an exact statement before an approximate or bounded one; then source order.
@@ -155,30 +132,12 @@ FROM ranked WHERE rank_in_key = 1
 """
 
 
-def _create_schema(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> None:
-    con.execute(
-        """CREATE TABLE reports (
-          id VARCHAR PRIMARY KEY, file VARCHAR, sha256 VARCHAR, original_name VARCHAR, subject_zh VARCHAR,
-          subject_en VARCHAR, region VARCHAR UNIQUE, region_zh VARCHAR, region_en VARCHAR, level VARCHAR,
-          level_zh VARCHAR, level_en VARCHAR, edition_year INTEGER, published VARCHAR,
-          data_period_start DATE, data_period_end DATE, data_year INTEGER, publisher VARCHAR)"""
-    )
-    con.execute(
-        "CREATE TABLE indicators (" + ", ".join(f'"{c}" VARCHAR' + (" PRIMARY KEY" if c == "code" else "")
-                                             for c in CODEBOOK_COLUMNS) + ")"
-    )
-    _comment_columns(con, "indicators", CODEBOOK_COMMENTS)
-    con.execute(_ddl_from_columns("observations", OBSERVATION_COLUMNS,
-                                  f",\n  PRIMARY KEY (obs_id),\n  CHECK (status IN {STATUSES})"))
-    _comment_columns(con, "observations", {k: v[2] for k, v in OBSERVATION_COLUMNS.items()})
-    con.execute(_ddl_from_columns("quality_flags", QUALITY_FLAG_COLUMNS))
-    _comment_columns(con, "quality_flags", {k: v[1] for k, v in QUALITY_FLAG_COLUMNS.items()})
-    con.execute("CREATE TABLE unmapped_rows (report_id VARCHAR, line INTEGER, source_table VARCHAR, label VARCHAR)")
-    con.execute(
-        """CREATE TABLE runs (
-          run_id VARCHAR, kind VARCHAR, snapshot_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
-          seconds DOUBLE, status VARCHAR, params JSON, timings JSON, versions JSON)"""
-    )
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Every table from its one definition in core.schema (DDL, CHECKs, comments), then the views."""
+    for table in TABLES:
+        con.execute(table.create_sql())
+        for statement in table.comment_sql():
+            con.execute(statement)
     con.execute(SCHEMA_VIEWS)
 
 
@@ -283,7 +242,7 @@ def write_database(path: Path, inputs: Inputs, observations: list[Observation], 
     t = time.perf_counter()
     con = duckdb.connect(str(path))
     try:
-        _create_schema(con, inputs.codebook)
+        create_schema(con)
         reports_df = pl.DataFrame([r.as_row() for r in inputs.reports])
         con.execute("INSERT INTO reports BY NAME SELECT * FROM reports_df")
         codebook_df = pl.DataFrame(

@@ -1,0 +1,55 @@
+"""core.schema: one definition per table generates the DDL, CHECKs, comments and polars schema."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import duckdb
+import pytest
+
+from vqr_analysis.core.schema import OBSERVATIONS, QUALITY_FLAGS, TABLES, Column, Table, sql_string
+from vqr_analysis.extract.model import Observation
+from vqr_analysis.sources.codebook import CODEBOOK_COLUMNS
+
+
+@pytest.fixture()
+def con():
+    con = duckdb.connect(":memory:")
+    for table in TABLES:
+        con.execute(table.create_sql())
+        for statement in table.comment_sql():
+            con.execute(statement)
+    yield con
+    con.close()
+
+
+def test_every_table_is_created_with_every_column_documented(con):
+    for table in TABLES:
+        rows = con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE table_name = ? "
+                           "ORDER BY column_index", [table.name]).fetchall()
+        assert [r[0] for r in rows] == table.names
+        assert all(r[1] for r in rows), f"{table.name}: a column without a comment"
+
+
+def test_allowed_values_become_checks(con):
+    con.execute("INSERT INTO quality_flags VALUES (1, 'bounds', 'warning', 'm', NULL)")
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO quality_flags VALUES (1, 'bounds', 'fatal', 'm', NULL)")
+    assert "CHECK" in OBSERVATIONS.column("status").ddl() and "CHECK" in OBSERVATIONS.column("method").ddl()
+    assert "CHECK" in QUALITY_FLAGS.column("severity").ddl()
+
+
+def test_docs_with_quotes_stay_text(con):
+    table = Table("t", "it's a table", (Column("c", "VARCHAR", "String", "the 'c' column'); DROP TABLE t; --"),))
+    con.execute(table.create_sql())
+    for statement in table.comment_sql():
+        con.execute(statement)
+    assert con.execute("SELECT comment FROM duckdb_columns() WHERE table_name = 't'").fetchone()[0] == (
+        "the 'c' column'); DROP TABLE t; --")
+    assert sql_string("a'b") == "'a''b'"
+
+
+def test_the_record_and_the_readers_follow_the_schema():
+    assert {f.name for f in fields(Observation)} == set(OBSERVATIONS.names)
+    assert list(OBSERVATIONS.polars_schema()) == OBSERVATIONS.names
+    assert CODEBOOK_COLUMNS == next(t for t in TABLES if t.name == "indicators").names

@@ -1,0 +1,176 @@
+"""One definition of every database table: each column once, with its DuckDB type, polars type, doc and checks.
+
+The DDL (``CREATE TABLE``), the column comments, the ``CHECK`` constraints and the polars schema of the frames
+that load a table are all generated from the :class:`Table` objects here, so a column is named, typed and
+documented in exactly one place (as PUDL's field dictionary does). Stages read these definitions: extraction
+builds typed frames from :data:`OBSERVATIONS`, the codebook reader checks its CSV header against
+:data:`INDICATORS`, and the store creates the database from :data:`TABLES`.
+
+Only names from this module reach DDL text; every doc string is quoted with :func:`sql_string`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Column", "Table", "sql_string", "STATUSES", "METHODS", "QUALIFIERS", "SEVERITIES",
+    "REPORTS", "INDICATORS", "OBSERVATIONS", "QUALITY_FLAGS", "UNMAPPED_ROWS", "RUNS", "TABLES",
+]
+
+STATUSES = ("reported", "missing", "suspect")
+METHODS = ("table", "prose", "correction")
+QUALIFIERS = ("exact", "approximate", "lower_bound", "upper_bound")
+SEVERITIES = ("warning", "error")
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal: single quotes doubled, so any text can stand in a comment or CHECK."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, DuckDB type, polars dtype name (``pl.<name>``), meaning and allowed values."""
+
+    name: str
+    duckdb_type: str
+    polars_type: str
+    doc: str
+    allowed: tuple[str, ...] | None = None  # a CHECK (col IN …); NULL stays allowed
+    primary_key: bool = False
+    unique: bool = False
+
+    def ddl(self) -> str:
+        text = f'"{self.name}" {self.duckdb_type}'
+        if self.primary_key:
+            text += " PRIMARY KEY"
+        if self.unique:
+            text += " UNIQUE"
+        if self.allowed:
+            text += f' CHECK ("{self.name}" IN ({", ".join(sql_string(v) for v in self.allowed)}))'
+        return text
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: its name, what one row is, and its columns in order."""
+
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def create_sql(self) -> str:
+        return f"CREATE TABLE {self.name} (\n  " + ",\n  ".join(c.ddl() for c in self.columns) + "\n)"
+
+    def comment_sql(self) -> list[str]:
+        """``COMMENT ON`` statements for the table and every column (DuckDB shows them in duckdb_columns())."""
+        return [f"COMMENT ON TABLE {self.name} IS {sql_string(self.doc)}"] + [
+            f'COMMENT ON COLUMN {self.name}."{c.name}" IS {sql_string(c.doc)}' for c in self.columns
+        ]
+
+    def polars_schema(self) -> dict:
+        """``{column: polars dtype}`` in table order, for frames that load this table."""
+        import polars as pl  # local: extraction and the store import this module; polars is not needed to read it
+
+        return {c.name: getattr(pl, c.polars_type) for c in self.columns}
+
+
+def _text(name: str, doc: str, **kw) -> Column:
+    return Column(name, "VARCHAR", "String", doc, **kw)
+
+
+REPORTS = Table("reports", "One row per registered report (data/reports.toml).", (
+    _text("id", "Registry id of the report.", primary_key=True),
+    _text("file", "File name under data/reports/."),
+    _text("sha256", "SHA-256 of the file as registered."),
+    _text("original_name", "The file's name as published."),
+    _text("subject_zh", "The report's subject, in Chinese."),
+    _text("subject_en", "The report's subject, in English."),
+    _text("region", "Region slug (one per report).", unique=True),
+    _text("region_zh", "Region name, in Chinese."),
+    _text("region_en", "Region name, in English."),
+    _text("level", "Education level: higher_vocational | secondary_vocational."),
+    _text("level_zh", "Education level, in Chinese."),
+    _text("level_en", "Education level, in English."),
+    Column("edition_year", "INTEGER", "Int64", "The report's edition (年度)."),
+    _text("published", "Publication date or month, as known."),
+    Column("data_period_start", "DATE", "Date", "First day of the period the data describe."),
+    Column("data_period_end", "DATE", "Date", "Last day of the period the data describe."),
+    Column("data_year", "INTEGER", "Int64", "The year a value without its own year describes."),
+    _text("publisher", "Who published the report."),
+))
+
+INDICATORS = Table("indicators", "The codebook: one row per indicator code (data/indicators.csv).", (
+    _text("code", "Indicator code (primary key).", primary_key=True),
+    _text("table", "Annex table key (scorecard … policy_implementation) or 'basic' for prose-only headline figures."),
+    _text("parent_code", "Parent indicator for '其中' child rows."),
+    _text("name_zh", "Chinese label as in the national template."),
+    _text("aliases_zh", "Other labels seen in reports, '|'-separated."),
+    _text("name_en", "English name."),
+    _text("unit", "Canonical unit of stored values."),
+    _text("unit_kind", "Unit family (count, percent, currency_10k_yuan, …) used by validation bounds."),
+    _text("description_en", "Definition."),
+))
+
+OBSERVATIONS = Table("observations", "One row per stated value (or stated absence), with its provenance.", (
+    Column("obs_id", "BIGINT", "Int64", "Row id, stable within one build (report order, then source order).",
+           primary_key=True),
+    _text("report_id", "Registry id of the source report."),
+    _text("source_sha256", "SHA-256 of the source file the value was read from."),
+    _text("entity", "NULL = the report's own subject; otherwise e.g. a school's name as printed."),
+    _text("indicator_code", "Codebook code."),
+    Column("year", "INTEGER", "Int32", "Year the value describes (column header, sentence, or the report's data year)."),
+    Column("value", "DOUBLE", "Float64", "Value in the codebook unit; NULL when missing."),
+    _text("unit", "Codebook unit of value."),
+    _text("raw", "The value exactly as printed (a substring of the cited line)."),
+    _text("raw_unit", "The unit as printed next to the value, if any."),
+    Column("line", "INTEGER", "Int32", "1-based line of raw in the source text."),
+    _text("quote", "Verbatim context from the cited line (or the joined sentence for wrapped text)."),
+    _text("status", "reported | missing | suspect.", allowed=STATUSES),
+    _text("method", "table | prose | correction.", allowed=METHODS),
+    _text("qualifier", "exact | approximate (余, 近, 约) | lower_bound (以上) | upper_bound (以下).",
+          allowed=QUALIFIERS),
+    _text("flag", "Why the value is missing or suspect, as found at extraction."),
+    _text("label", "Row label or phrase the code was matched from, as printed."),
+    _text("source_table", "Title of the table the value came from (NULL for prose)."),
+    _text("locator", "Page or paragraph for PDF/DOCX sources (NULL for text)."),
+    _text("extractor_version", "Version of the extractor that produced the row."),
+))
+
+QUALITY_FLAGS = Table("quality_flags", "One row per data-test finding about an observation.", (
+    Column("obs_id", "BIGINT", "Int64", "The observation the flag is about."),
+    _text("rule", "Rule name (bounds, parts_le_total, conflict, ratio_consistency, extraction, …)."),
+    _text("severity", "warning | error.", allowed=SEVERITIES),
+    _text("message", "What is wrong, in plain words."),
+    Column("related_obs_id", "BIGINT", "Int64", "The other observation involved, if any."),
+))
+
+UNMAPPED_ROWS = Table("unmapped_rows", "Annex-table rows whose label the codebook does not know yet.", (
+    _text("report_id", "Registry id of the report."),
+    Column("line", "INTEGER", "Int32", "1-based line of the row."),
+    _text("source_table", "Title of the table."),
+    _text("label", "The row's label as printed."),
+))
+
+RUNS = Table("runs", "One row per build, notebook execution or publication, with its snapshot id.", (
+    _text("run_id", "Id of the run."),
+    _text("kind", "What ran (db, notebook, site, brief, build)."),
+    _text("snapshot_id", "Hash of the inputs and code the run used."),
+    Column("started_at", "TIMESTAMPTZ", "Datetime", "When it started."),
+    Column("finished_at", "TIMESTAMPTZ", "Datetime", "When it finished."),
+    Column("seconds", "DOUBLE", "Float64", "Wall time."),
+    _text("status", "ok, or what failed."),
+    Column("params", "JSON", "String", "Parameters of the run."),
+    Column("timings", "JSON", "String", "Seconds per step."),
+    Column("versions", "JSON", "String", "Versions of the package, extractor, Python and libraries."),
+))
+
+TABLES = (REPORTS, INDICATORS, OBSERVATIONS, QUALITY_FLAGS, UNMAPPED_ROWS, RUNS)
