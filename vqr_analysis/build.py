@@ -359,12 +359,12 @@ class _Build:
         tmp = temp_db_path(self.opts.db_path)
         discard(tmp)
         self.opts.db_path.parent.mkdir(parents=True, exist_ok=True)
-        counts, flags, unmapped_df = write_database(tmp, inputs, observations, unmapped,
+        counts, flags, unmapped_df, coverage = write_database(tmp, inputs, observations, unmapped,
                                                     snapshot=snapshot_id(inputs.hashes), started=started,
                                                     timings=timings, progress=lambda m: self.say("database", m))
         self.stage_db = tmp
         self.db_summary = BuildSummary(self.opts.db_path, snapshot_id(inputs.hashes), time.time() - started,
-                                       counts, flags, unmapped_df, timings)
+                                       counts, flags, unmapped_df, timings, coverage)
         self.phases.setdefault("validate", PhaseResult("validate", seconds=timings.get("validate", 0.0),
                                                        ran=["checks"]))
         result.ran.append("database")

@@ -28,30 +28,17 @@ from pathlib import Path
 
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.paths import data_dir
+from vqr_analysis.core.schema import LEDGER_CLASSES, NUMBER_LEDGER
 from vqr_analysis.extract.model import Observation
 from vqr_analysis.sources.documents import SourceDocument
 from vqr_analysis.sources.textnorm import FOLD_WIDTH_TABLE
 
 __all__ = [
-    "LedgerRow", "LedgerRules", "LedgerRule", "Reason", "CLASSES", "LEDGER_COLUMNS", "load_ledger_rules",
-    "build_ledger", "number_spans",
+    "LedgerRow", "LedgerRules", "LedgerRule", "Reason", "CLASSES", "load_ledger_rules", "build_ledger",
+    "number_spans", "ledger_frame",
 ]
 
-CLASSES = ("extracted", "context", "unread")
-
-# name → (DuckDB type, description): the `number_ledger` table's columns, in order.
-LEDGER_COLUMNS: dict[str, tuple[str, str]] = {
-    "report_id": ("VARCHAR", "Registry id of the report."),
-    "line": ("INTEGER", "1-based line of the number in the source text."),
-    "position": ("INTEGER", "0-based character offset of the number in its line."),
-    "raw": ("VARCHAR", "The number exactly as printed (a substring of the line at position)."),
-    "class": ("VARCHAR", "extracted (an observation holds it) | context (a rule says it states no quantity) | "
-                         "unread (neither)."),
-    "reason": ("VARCHAR", "For context: the rule's reason (date, document_number, section, page, rank, code, "
-                          "change, range, name); NULL otherwise."),
-    "obs_ids": ("BIGINT[]", "For extracted: every observation the number feeds (corrections included)."),
-    "context": ("VARCHAR", "Up to 24 characters either side of the number in the logical text, for reading."),
-}
+CLASSES = LEDGER_CLASSES
 
 _RULES_FILE = "ledger_rules.toml"
 # Full-width forms folded like the extractors fold them, except the full-width comma: it separates clauses
@@ -163,7 +150,16 @@ class LedgerRow:
 
     def as_row(self) -> dict:
         return {"report_id": self.report_id, "line": self.line, "position": self.position, "raw": self.raw,
-                "class": self.cls, "reason": self.reason, "obs_ids": self.obs_ids, "context": self.context}
+                "class": self.cls, "reason": self.reason,
+                "obs_ids": " ".join(map(str, self.obs_ids)) or None, "context": self.context}
+
+
+def ledger_frame(rows: Sequence[LedgerRow]):
+    """A typed polars frame with exactly the ``number_ledger`` columns, in order."""
+    import polars as pl
+
+    schema = NUMBER_LEDGER.polars_schema()
+    return pl.DataFrame([r.as_row() for r in rows], schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
 def number_spans(line: str) -> list[tuple[int, str]]:
