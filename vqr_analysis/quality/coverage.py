@@ -31,11 +31,11 @@ from vqr_analysis.core.paths import data_dir
 from vqr_analysis.core.schema import LEDGER_CLASSES, NUMBER_LEDGER
 from vqr_analysis.extract.model import Observation
 from vqr_analysis.sources.documents import SourceDocument
-from vqr_analysis.sources.textnorm import FOLD_WIDTH_TABLE
+from vqr_analysis.sources.textnorm import FOLD_WIDTH_TABLE, LogicalText
 
 __all__ = [
     "LedgerRow", "LedgerRules", "LedgerRule", "Reason", "CLASSES", "load_ledger_rules", "build_ledger",
-    "number_spans", "ledger_frame",
+    "ledger_rows", "number_spans", "ledger_frame",
 ]
 
 CLASSES = LEDGER_CLASSES
@@ -192,7 +192,7 @@ def _printed_number(raw: str) -> str | None:
     return raw[m.start():m.end()] if m else None
 
 
-def _assign(doc_lines: list[str], spans: dict[int, list[tuple[int, str]]],
+def _assign(doc_lines: Sequence[str], spans: dict[int, list[tuple[int, str]]],
             observations: Sequence[Observation]) -> dict[tuple[int, int], list[int]]:
     """(line, position) → obs_ids. Each observation takes a number at its cited line printed as its raw;
     among several, the one nearest its label (an untaken one first), so that two equal cells of one table row
@@ -230,32 +230,35 @@ def _assign(doc_lines: list[str], spans: dict[int, list[tuple[int, str]]],
 def build_ledger(doc: SourceDocument, observations: Sequence[Observation],
                  rules: LedgerRules | None = None) -> list[LedgerRow]:
     """One row per number printed in ``doc``, in line and position order (see the module docstring)."""
-    rules = rules or load_ledger_rules()
-    logical = doc.logical
-    folded_text = logical.text.translate(_FOLD)
-    reasons = _rule_reasons(folded_text, rules.rules)
+    mine = [o for o in observations if o.report_id == doc.report.id]
+    return ledger_rows(doc.report.id, doc.lines, doc.logical, mine, rules or load_ledger_rules())
+
+
+def ledger_rows(report_id: str, lines: Sequence[str], logical: LogicalText, observations: Sequence[Observation],
+                rules: LedgerRules) -> list[LedgerRow]:
+    """The ledger of one text: its lines (``lines[0]`` is line 1), their logical text, and the observations
+    read from them."""
+    reasons = _rule_reasons(logical.text.translate(_FOLD), rules.rules)
     # Where each kept line's text starts in the logical text (its leading spaces are not copied there).
     line_start: dict[int, int] = {}
     for start, _end, number in logical.segments():
         if number:
             line_start[number] = start
     dropped = set(logical.dropped_lines)
-    spans = {number: number_spans(line) for number, line in enumerate(doc.lines, 1)}
-    spans = {n: s for n, s in spans.items() if s}
-    mine = [o for o in observations if o.report_id == doc.report.id]
-    extracted = _assign(doc.lines, spans, mine)
+    spans = {number: found for number, line in enumerate(lines, 1) if (found := number_spans(line))}
+    extracted = _assign(lines, spans, observations)
     rows: list[LedgerRow] = []
     for number, line_spans in spans.items():
-        line = doc.lines[number - 1]
+        line = lines[number - 1]
         indent = len(line) - len(line.lstrip())
         for pos, raw in line_spans:
-            row = LedgerRow(doc.report.id, number, pos, raw, "unread")
+            row = LedgerRow(report_id, number, pos, raw, "unread")
             at = line_start[number] + pos - indent if number in line_start else None
             if (number, pos) in extracted:
                 row.cls, row.obs_ids = "extracted", extracted[number, pos]
             elif number in dropped:
                 row.cls, row.reason = "context", "page"
-            elif (at, at + len(raw)) in reasons:
+            elif at is not None and (at, at + len(raw)) in reasons:
                 row.cls, row.reason = "context", reasons[at, at + len(raw)]
             if at is not None:
                 row.context = logical.text[max(0, at - _CONTEXT_CHARS):at + len(raw) + _CONTEXT_CHARS]

@@ -36,7 +36,7 @@ from vqr_analysis.quality.rules import run_checks
 
 __all__ = [
     "build_database", "BuildSummary", "connect_readonly", "create_schema", "snapshot_id", "code_fingerprint", "record_run",
-    "read_inputs", "Inputs", "coverage_counts", "extract_documents", "extraction_key", "write_database", "temp_db_path", "discard",
+    "read_inputs", "Inputs", "coverage_counts", "ledger_numbers", "extract_documents", "extraction_key", "write_database", "temp_db_path", "discard",
 ]
 
 def code_fingerprint(parts: tuple[str, ...] | None = None) -> str:
@@ -307,6 +307,16 @@ def coverage_counts(con: duckdb.DuckDBPyConnection, report_id: str | None = None
            FROM reports r LEFT JOIN number_ledger l ON l.report_id = r.id
            WHERE $report IS NULL OR r.id = $report
            GROUP BY ALL ORDER BY r.id""", params={"report": report_id}).pl()
+
+
+def ledger_numbers(con: duckdb.DuckDBPyConnection, report_id: str | None = None,
+                   number_class: str | None = None) -> pl.DataFrame:
+    """Rows of ``number_ledger`` (optionally one report's, one class's), in report, line and position order."""
+    return con.sql(
+        """SELECT l.* FROM number_ledger l
+           WHERE ($report IS NULL OR l.report_id = $report) AND ($class IS NULL OR l."class" = $class)
+           ORDER BY l.report_id, l.line, l.position""",
+        params={"report": report_id, "class": number_class}).pl()
 
 
 def temp_db_path(target: Path) -> Path:
