@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Column", "Table", "sql_string", "STATUSES", "METHODS", "QUALIFIERS", "SEVERITIES",
-    "REPORTS", "INDICATORS", "OBSERVATIONS", "QUALITY_FLAGS", "UNMAPPED_ROWS", "RUNS", "NUMBER_LEDGER", "TABLES",
+    "REPORTS", "INDICATORS", "OBSERVATIONS", "QUALITY_FLAGS", "UNMAPPED_ROWS", "RUNS", "NUMBER_LEDGER", "REPORT_LINES", "TABLES",
     "LEDGER_CLASSES",
 ]
 
@@ -190,4 +190,11 @@ NUMBER_LEDGER = Table("number_ledger", "The coverage ledger: one row per number 
     _text("context", "Up to 24 characters either side of the number in the logical text, for reading."),
 ))
 
-TABLES = (REPORTS, INDICATORS, OBSERVATIONS, QUALITY_FLAGS, UNMAPPED_ROWS, RUNS, NUMBER_LEDGER)
+REPORT_LINES = Table("report_lines", "Every non-blank line of every report's text, as observations and the ledger "
+                    "cite it (the site's reading view shows it; the database needs no report file to show it).", (
+    _text("report_id", "Registry id of the report."),
+    Column("line", "INTEGER", "Int32", "1-based line number."),
+    _text("text", "The line exactly as read (decoded text; for PDF/DOCX the extracted text line)."),
+))
+
+TABLES = (REPORTS, INDICATORS, OBSERVATIONS, QUALITY_FLAGS, UNMAPPED_ROWS, RUNS, NUMBER_LEDGER, REPORT_LINES)
