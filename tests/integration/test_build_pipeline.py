@@ -1,7 +1,7 @@
 """The whole `vqr build` on the real reports: invalidation by content, atomic publish, one snapshot id.
 
-One cold build (about half a minute) is shared by the tests, which then change inputs step by step, so the
-order of the tests below matters and each states what it starts from.
+One cold build (about half a minute) is made once; every test starts from its own copy of that built project,
+so the tests run alone or in any order.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ def _digest_tree(*roots: Path) -> dict[str, str]:
 
 
 class Project:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, copy_data: bool = True) -> None:
         self.tmp = tmp
         self.data = tmp / "data"
-        shutil.copytree(DATA, self.data, ignore=shutil.ignore_patterns("*.duckdb*", "observations.*"))
+        if copy_data:
+            shutil.copytree(DATA, self.data, ignore=shutil.ignore_patterns("*.duckdb*", "observations.*"))
         self.db = tmp / "out" / "vqr.duckdb"
         self.site = tmp / "site"
         self.build_dir = tmp / "build"
@@ -52,12 +53,22 @@ class Project:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    project = Project(tmp_path_factory.mktemp("pipeline"))
+def cold_project(tmp_path_factory):
+    """The project after one cold build: built once, never changed (tests get copies)."""
+    project = Project(tmp_path_factory.mktemp("pipeline") / "project")
     result = run_build(project.opts())
     assert result.published
     project.cold = result
     return project
+
+
+@pytest.fixture()
+def project(cold_project, tmp_path):
+    """A fresh copy of the cold-built project (data, database, build state, site) for one test."""
+    shutil.copytree(cold_project.tmp, tmp_path / "project", symlinks=True)
+    copy = Project(tmp_path / "project", copy_data=False)
+    copy.cold = cold_project.cold
+    return copy
 
 
 def test_cold_build_runs_every_phase_and_every_unit(project):

@@ -77,11 +77,27 @@ def test_every_builder_produces_a_valid_spec_with_inline_data_only(builders):
             assert "Noto Sans CJK SC" == spec["config"]["font"].split(",")[0], name
 
 
-def test_theme_is_registered_and_enabled():
-    import altair as alt
+def test_import_leaves_altair_alone_and_charts_carry_the_style(built_db):
+    """Importing charts changes no Altair setting; a built chart carries the house style itself and turns on
+    the vqr renderer (JSON + SVG), unless the user chose another renderer."""
+    import subprocess
+    import sys
 
-    assert alt.theme.active == "vqr"
-    assert alt.renderers.active == "vqr"
+    code = f"""
+import altair as alt
+before = (alt.renderers.active, alt.theme.active)
+import vqr_analysis as vqr
+from vqr_analysis import charts
+assert (alt.renderers.active, alt.theme.active) == before, "import changed Altair"
+chart = charts.indicator_across_regions(vqr.compare(["student_teacher_ratio"], db={str(built_db)!r}))
+assert chart.to_dict()["config"]["font"].startswith("Noto Sans CJK SC")
+assert alt.renderers.active == "vqr" and alt.theme.active == before[1]
+alt.renderers.enable("html")
+charts.indicator_across_regions(vqr.compare(["student_teacher_ratio"], db={str(built_db)!r}))
+assert alt.renderers.active == "html", "a user's renderer was overridden"
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_labels_follow_lang(builders, built_db, mixed_code):

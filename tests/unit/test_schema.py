@@ -53,3 +53,13 @@ def test_the_record_and_the_readers_follow_the_schema():
     assert {f.name for f in fields(Observation)} == set(OBSERVATIONS.names)
     assert list(OBSERVATIONS.polars_schema()) == OBSERVATIONS.names
     assert CODEBOOK_COLUMNS == next(t for t in TABLES if t.name == "indicators").names
+
+
+def test_unknown_names_get_the_nearest_known_ones():
+    from vqr_analysis.core.errors import VqrError, check_known
+
+    assert check_known("region", ["tarim", "tarim"], ["tarim", "tacheng"]) == ["tarim"]
+    with pytest.raises(VqrError, match=r"unknown region 'tachen' \(did you mean tacheng\?\); known regions: tarim"):
+        check_known("region", ["tachen"], ["tarim", "tacheng"])
+    with pytest.raises(VqrError, match=r"unknown indicator code 'zzz'; known indicator codes: a, b"):
+        check_known("indicator code", ["zzz"], ["a", "b"])

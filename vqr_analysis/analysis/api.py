@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from vqr_analysis.store.database import connect_readonly
-from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.errors import VqrError, check_known
 
 __all__ = [
     "connect", "reports", "indicators", "values", "compare", "profile", "quality_flags", "snapshot", "region_info",
@@ -62,11 +62,7 @@ def _as_list(x: str | Iterable[str] | None) -> list[str] | None:
 def _check_known(con, kind: str, wanted: list[str] | None, sql: str) -> None:
     if not wanted:
         return
-    known = [r[0] for r in con.execute(sql).fetchall()]
-    unknown = [w for w in wanted if w not in known]
-    if unknown:
-        shown = ", ".join(known) if len(known) <= 12 else ", ".join(known[:12]) + ", …"
-        raise VqrError(f"unknown {kind} {', '.join(map(repr, unknown))}; known {kind}s: {shown}")
+    check_known(kind, wanted, [r[0] for r in con.execute(sql).fetchall()])
 
 
 def reports(db=None) -> pl.DataFrame:

@@ -18,15 +18,18 @@ Conventions shared by all builders:
   notebook renderer, SVG/PNG) carries only the fields the chart encodes or shows in its tooltip, plus the
   indicator code and number that the site's CSV of the chart needs.
 
-Importing this module registers and enables the ``vqr`` theme and the ``vqr`` renderer (Vega-Lite JSON for
-pages that ship the Vega runtime, plus a static SVG drawn by vl-convert for JupyterLab and nbconvert).
+Importing this module changes nothing in Altair. Each chart a builder returns carries the house style in its
+own ``config`` (fonts with CJK first, sizes, colours), and the first chart made switches Altair's renderer to
+``vqr`` (Vega-Lite JSON for pages that ship the Vega runtime, plus a static SVG drawn by vl-convert for
+JupyterLab and nbconvert) unless the user has chosen a renderer of their own.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import altair as alt
 import polars as pl
@@ -36,7 +39,7 @@ from vqr_analysis.core.errors import VqrError
 __all__ = [
     "indicator_across_regions", "region_vs_others", "two_year_change", "teacher_structure",
     "graduate_destinations", "satisfaction_panel", "to_svg", "to_png", "to_spec", "comparability_note",
-    "format_number", "value_text", "VEGALITE_MIMETYPE",
+    "format_number", "value_text", "styled", "VEGALITE_MIMETYPE",
     "HEADLINE_CODES", "TEACHER_SHARE_CODES", "TEACHER_SUBJECT_CODES", "TEACHER_CODES", "DESTINATION_CODES",
     "SATISFACTION_CODES",
     "FONT", "LANGS",
@@ -127,24 +130,51 @@ _TEXT = {
 # --------------------------------------------------------------------------------------------------- theme
 
 
-@alt.theme.register("vqr", enable=True)
-def _vqr_theme() -> alt.theme.ThemeConfig:
-    return {
-        "config": {
-            "font": FONT,
-            "view": {"continuousWidth": 420, "continuousHeight": 280, "stroke": None},
-            "title": {"font": FONT, "fontSize": 15, "fontWeight": "bold", "anchor": "start", "color": "#1b1b1b",
-                      "subtitleFont": FONT, "subtitleFontSize": 12, "subtitleColor": "#8a4b00", "offset": 10},
-            "axis": {"labelFont": FONT, "titleFont": FONT, "labelFontSize": 11, "titleFontSize": 12,
-                     "labelLimit": 320, "gridColor": "#e6e6e6", "domainColor": "#888", "tickColor": "#888"},
-            "legend": {"labelFont": FONT, "titleFont": FONT, "labelFontSize": 11, "titleFontSize": 12,
-                       "orient": "bottom"},
-            "header": {"labelFont": FONT, "titleFont": FONT, "labelFontSize": 12, "labelLimit": 320},
-            "text": {"font": FONT, "fontSize": 11},
-            "bar": {"cornerRadiusEnd": 2},
-            "range": {"category": ["#1f5f8b", "#d9822b", "#4c9a6a", "#8e5ea2", "#c0392b", "#7f7f7f"]},
-        }
-    }
+# The house style, applied to each chart a builder makes (never as a global Altair theme).
+_STYLE: dict = {
+    "font": FONT,
+    "view": {"continuousWidth": 420, "continuousHeight": 280, "stroke": None},
+    "title": {"font": FONT, "fontSize": 15, "fontWeight": "bold", "anchor": "start", "color": "#1b1b1b",
+              "subtitleFont": FONT, "subtitleFontSize": 12, "subtitleColor": "#8a4b00", "offset": 10},
+    "axis": {"labelFont": FONT, "titleFont": FONT, "labelFontSize": 11, "titleFontSize": 12,
+             "labelLimit": 320, "gridColor": "#e6e6e6", "domainColor": "#888", "tickColor": "#888"},
+    "legend": {"labelFont": FONT, "titleFont": FONT, "labelFontSize": 11, "titleFontSize": 12,
+               "orient": "bottom"},
+    "header": {"labelFont": FONT, "titleFont": FONT, "labelFontSize": 12, "labelLimit": 320},
+    "text": {"font": FONT, "fontSize": 11},
+    "bar": {"cornerRadiusEnd": 2},
+    "range": {"category": ["#1f5f8b", "#d9822b", "#4c9a6a", "#8e5ea2", "#c0392b", "#7f7f7f"]},
+}
+
+
+def styled(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """``chart`` with the house style as its own config (a copy; a chart with a config of its own keeps it)."""
+    if chart.config is not alt.Undefined:
+        return chart
+    chart = chart.copy(deep=False)
+    chart.config = alt.Config(**_STYLE)
+    return chart
+
+
+_BUILD_DEPTH = [0]  # builders call builders; only the outermost result is styled (Altair refuses nested configs)
+
+
+def _builder(make: Callable[..., alt.TopLevelMixin]) -> Callable[..., alt.TopLevelMixin]:
+    """A public chart builder: its result carries the house style, and the vqr renderer is in use."""
+
+    @functools.wraps(make)
+    def build(*args, **kwargs):
+        _BUILD_DEPTH[0] += 1
+        try:
+            chart = make(*args, **kwargs)
+        finally:
+            _BUILD_DEPTH[0] -= 1
+        if _BUILD_DEPTH[0]:
+            return chart
+        _use_vqr_renderer()
+        return styled(chart)
+
+    return build
 
 
 # ------------------------------------------------------------------------------------------------ renderer
@@ -241,8 +271,12 @@ def _vqr_renderer(spec: dict, **_: object) -> dict:
             "text/plain": "<chart: Vega-Lite spec with SVG rendering>"}
 
 
-alt.renderers.register("vqr", _vqr_renderer)
-alt.renderers.enable("vqr")
+def _use_vqr_renderer() -> None:
+    """Register the vqr renderer and make it active, unless the user picked a renderer other than Altair's default."""
+    if "vqr" not in alt.renderers.names():
+        alt.renderers.register("vqr", _vqr_renderer)
+    if alt.renderers.active == "default":
+        alt.renderers.enable("vqr")
 
 
 # ------------------------------------------------------------------------------------------- frame helpers
@@ -425,6 +459,7 @@ def _bar_panel(data: pl.DataFrame, lang: str, *, x_title: str, width: int) -> al
         width=width, height=alt.Step(24))
 
 
+@_builder
 def indicator_across_regions(frame: pl.DataFrame, code: str | None = None, *, lang: str = "zh",
                              title: str | None = None, highlight: str | None = None,
                              width: int = 420) -> alt.TopLevelMixin:
@@ -462,6 +497,7 @@ def indicator_across_regions(frame: pl.DataFrame, code: str | None = None, *, la
     return combined.properties(title=_title(title)) if title else combined
 
 
+@_builder
 def region_vs_others(frame: pl.DataFrame, region: str, *, lang: str = "zh", title: str | None = None,
                      min_regions: int = 2, rates_only: bool = True, width: int = 420) -> alt.TopLevelMixin:
     """A region's profile against the others: per indicator, every region's value relative to the highest.
@@ -510,6 +546,7 @@ def region_vs_others(frame: pl.DataFrame, region: str, *, lang: str = "zh", titl
         width=width, height=alt.Step(22), title=_title(head, notes))
 
 
+@_builder
 def two_year_change(frame: pl.DataFrame, region: str | None = None, *, lang: str = "zh",
                     title: str | None = None, top: int | None = 30, width: int = 420) -> alt.TopLevelMixin:
     """Change between the two latest years of each indicator a report states for two years.
@@ -587,6 +624,7 @@ def _change_panel(mine: pl.DataFrame, region: str, lang: str, *, title: str | No
                                                           title=_title(head, notes))
 
 
+@_builder
 def teacher_structure(frame: pl.DataFrame, *, lang: str = "zh", title: str | None = None,
                       highlight: str | None = None, width: int = 360) -> alt.TopLevelMixin:
     """Teaching staff: quality shares (%), the student-teacher ratio, and the subject mix of full-time teachers.
@@ -675,6 +713,7 @@ def _teacher_subjects(data: pl.DataFrame, lang: str, width: int) -> alt.LayerCha
                         domain=domain, width=width, remainder=True)
 
 
+@_builder
 def graduate_destinations(frame: pl.DataFrame, *, lang: str = "zh", title: str | None = None,
                           highlight: str | None = None, width: int = 420) -> alt.TopLevelMixin:
     """Graduates employed in the primary, secondary and tertiary sectors (三次产业), as shares per region.
@@ -698,6 +737,7 @@ def graduate_destinations(frame: pl.DataFrame, *, lang: str = "zh", title: str |
     return _composition(parts, totals, lang, title=head, part_title=t["sector"], domain=domain, width=width)
 
 
+@_builder
 def satisfaction_panel(frame: pl.DataFrame, *, lang: str = "zh", title: str | None = None,
                        highlight: str | None = None) -> alt.TopLevelMixin:
     """Satisfaction survey results (%) as a grid: indicators × regions, missing cells hollow with 'not reported'.

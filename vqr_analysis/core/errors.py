@@ -5,7 +5,10 @@ The CLI prints its message as one line and exits non-zero; anything else is a bu
 
 from __future__ import annotations
 
-__all__ = ["VqrError"]
+import difflib
+from typing import Iterable, Sequence
+
+__all__ = ["VqrError", "check_known"]
 
 
 class VqrError(Exception):
@@ -16,3 +19,20 @@ class VqrError(Exception):
     def __init__(self, message: str, *, path: object | None = None) -> None:
         self.path = path
         super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+def check_known(kind: str, wanted: Iterable[str], known: Sequence[str]) -> list[str]:
+    """``wanted`` without repeats, or a VqrError naming each unknown one with the nearest known names.
+
+    The one check behind every "unknown region / indicator code" message (API, notebooks, briefs, CLI).
+    """
+    wanted = list(dict.fromkeys(wanted))
+    unknown = [w for w in wanted if w not in set(known)]
+    if not unknown:
+        return wanted
+    hints = []
+    for name in unknown:
+        near = difflib.get_close_matches(str(name), [str(k) for k in known], n=3, cutoff=0.5)
+        hints.append(f"{name!r} (did you mean {', '.join(near)}?)" if near else repr(name))
+    shown = ", ".join(known) if len(known) <= 12 else ", ".join(known[:12]) + f", … ({len(known)} in all)"
+    raise VqrError(f"unknown {kind} {', '.join(hints)}; known {kind}s: {shown}")

@@ -20,7 +20,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from vqr_analysis.sources.textnorm import FOOTNOTE_MARKS, fold_width
+from vqr_analysis.sources.textnorm import FOOTNOTE_MARKS, TOC_ENTRY_RE, fold_width
 
 __all__ = ["Cell", "TableRow", "RawTable", "find_tables", "LAYOUTS"]
 
@@ -29,7 +29,6 @@ LAYOUTS = ("tab_rows", "cell_lines")
 # '表 1 人才培养质量计分卡', '附表3教学资源表', '表 1-2 全区…', '表3：某地区…', '附表 1.人才培养质量计分卡'.
 _TITLE_RE = re.compile(r"^\s*(附)?表\s*(\d+(?:\s*[-—–]\s*\d+)?)\s*[:：.、]?\s*(\S.*?)\s*$")
 # Table-of-contents entries: dotted leaders or a trailing page number after a tab.
-_TOC_RE = re.compile(r"\.{3,}|…{2,}|\t\s*\d+\s*$")
 _MAX_TITLE_CHARS = 60  # longer "表 1 …" lines are prose that happens to start like a title
 _FOOTNOTE_LINE_RE = re.compile(f"^\\s*[{re.escape(FOOTNOTE_MARKS)}]|^\\s*[（(]?数据来源")
 
@@ -86,7 +85,7 @@ def _is_blank(line: str) -> bool:
 def _title(line: str) -> re.Match | None:
     if not line.lstrip().startswith(("表", "附表")):  # cheap test first: this runs on every line
         return None
-    if "\t" in line.strip() or _TOC_RE.search(line.rstrip()):
+    if "\t" in line.strip() or TOC_ENTRY_RE.search(line.rstrip()):
         return None
     m = _TITLE_RE.match(fold_width(line.rstrip()))
     return m if m and len(m.group(3)) <= _MAX_TITLE_CHARS else None

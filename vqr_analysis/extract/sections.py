@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from vqr_analysis.sources.documents import SourceDocument
-from vqr_analysis.sources.textnorm import fold_width, logical_text
+from vqr_analysis.sources.textnorm import TOC_ENTRY_RE, fold_width, logical_text
 
 __all__ = ["CHALLENGE_HEADINGS", "Paragraph", "Section", "find_section", "challenges_section", "clean_line"]
 
@@ -33,7 +33,6 @@ _ARTEFACT_RE = re.compile(r"\[(?:bookmark|image):[^\]]*\]")
 # '9.1 面临挑战', '9.1面临挑战', '7 面临挑战', '9. 挑战与展望'; the number is group 1.
 _NUMBERED_RE = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s*(?=\D)")
 # A table-of-contents entry ends with dot leaders and/or a page number after a tab or spaces.
-_TOC_RE = re.compile(r"(\.{3,}|…{2,}|\s)\s*\d{1,3}\s*$|\.{3,}\s*$")
 _SENTENCE_END = ("。", "！", "？", "；", ".", "!", "?", ";")
 _MAX_HEADING_CHARS = 40
 # Above this typical line length a file is not hard-wrapped: every line is a paragraph of its own.
@@ -81,7 +80,7 @@ def _heading_number(text: str) -> str | None:
 
 
 def _is_toc_entry(text: str) -> bool:
-    return bool(_TOC_RE.search(text))
+    return bool(TOC_ENTRY_RE.search(text))
 
 
 def _is_heading(text: str, wrap_width: int) -> bool:

@@ -31,10 +31,6 @@ class ParsedValue:
     status: str  # reported | missing | suspect
     flag: str | None = None  # why it is suspect or missing
 
-    @property
-    def is_missing(self) -> bool:
-        return self.status == "missing"
-
 
 def _to_float(number: str) -> ParsedValue:
     parsed = _read_number(number)

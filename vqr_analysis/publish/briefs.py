@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 import polars as pl
 
 from vqr_analysis.analysis import api as analysis
-from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.errors import VqrError, check_known
 from vqr_analysis.publish.fonts import CjkFont, find_cjk_font, missing_glyphs, register_chart_font
 
 __all__ = [
@@ -267,9 +267,7 @@ def brief_content(region: str, *, db=None, base: Path | None = None) -> BriefCon
     ``base`` is the data folder holding the registry and the report files (default ``data/``).
     """
     reports = analysis.reports(db=db)
-    known = reports.get_column("region").to_list()
-    if region not in known:
-        raise VqrError(f"unknown region {region!r}; known regions: {', '.join(known)}")
+    check_known("region", [region], reports.get_column("region").to_list())
     report = reports.filter(pl.col("region") == region).row(0, named=True)
     snapshot = analysis.snapshot(db=db)
     known_codes = set(analysis.indicators(db=db).get_column("code").to_list())
@@ -425,10 +423,7 @@ def build_briefs(db_path: str | Path | None = None, out_dir: str | Path | None =
     con = analysis.connect(db_path)
     try:
         known = analysis.reports(db=con).get_column("region").to_list()
-        wanted = list(dict.fromkeys(regions)) if regions else known
-        unknown = [r for r in wanted if r not in known]
-        if unknown:
-            raise VqrError(f"unknown region {', '.join(map(repr, unknown))}; known regions: {', '.join(known)}")
+        wanted = check_known("region", regions, known) if regions else known
         contents = [brief_content(region, db=con, base=base) for region in wanted]
     finally:
         con.close()

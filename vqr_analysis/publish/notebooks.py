@@ -28,7 +28,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.errors import VqrError, check_known
 from vqr_analysis.core.paths import build_dir, default_db_path, project_root
 
 __all__ = [
@@ -113,11 +113,7 @@ def _check_regions(regions: Sequence[str] | None) -> list[str]:
     known = _known_regions()
     if regions is None:
         return known
-    wanted = list(regions)
-    unknown = [r for r in wanted if r not in known]
-    if unknown:
-        raise VqrError(f"unknown region {', '.join(map(repr, unknown))}; known regions: {', '.join(known)}")
-    return list(dict.fromkeys(wanted))
+    return check_known("region", regions, known)
 
 
 def _describe_failure(where: str, exc: BaseException) -> str:

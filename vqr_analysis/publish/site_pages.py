@@ -28,6 +28,7 @@ import duckdb
 import jinja2
 import polars as pl
 
+from vqr_analysis.analysis.charts import FONT, styled
 from vqr_analysis.analysis.api import compare, indicators, profile, quality_flags, reports, snapshot, values
 from vqr_analysis.sources.codebook import ANNEX_TABLES
 from vqr_analysis.core.errors import VqrError
@@ -42,8 +43,8 @@ __all__ = [
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
-# Chinese glyphs in chart text: name the CJK fonts first so no browser falls back to boxes.
-CHART_FONT = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
+# Chinese glyphs in chart text: the charts' font list names the CJK fonts first so no browser shows boxes.
+CHART_FONT = FONT
 
 # Columns each provenance record carries (shown by the popover, in this order).
 _PROVENANCE_FIELDS = ["label", "value_text", "region", "report_id", "source_file", "line", "quote", "raw",
@@ -253,7 +254,7 @@ def _compare_chart(frame: pl.DataFrame) -> dict:
 
 
 def _finish(chart: alt.Chart) -> dict:
-    spec = chart.configure(font=CHART_FONT).to_dict()
+    spec = styled(chart).to_dict()  # the same house style as the library's charts
     spec.pop("$schema", None)  # a URL the page never needs; keeps "no network" obvious to a reader
     return spec
 

@@ -112,13 +112,6 @@ class Codebook:
             parent = self.indicators[parent].parent_code
         return chain
 
-    def labels_frame(self, lang: str = "zh"):
-        import polars as pl
-
-        return pl.DataFrame(
-            {"indicator_code": list(self.indicators), "label": [i.label(lang) for i in self.indicators.values()]}
-        )
-
 
 def load_codebook(path: Path | None = None) -> Codebook:
     """Read and validate the codebook; a malformed row is a VqrError naming the row."""

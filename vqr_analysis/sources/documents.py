@@ -18,7 +18,7 @@ from vqr_analysis.core.errors import VqrError
 from vqr_analysis.sources import formats
 from vqr_analysis.sources.decoding import decode_text
 from vqr_analysis.sources.registry import Report
-from vqr_analysis.sources.textnorm import LogicalText, logical_text
+from vqr_analysis.sources.textnorm import LogicalText, logical_text, running_headers
 
 __all__ = [
     "SourceDocument", "load_document", "sha256_bytes", "decode_text", "split_lines", "MAX_REPORT_BYTES",
@@ -77,13 +77,8 @@ class SourceDocument:
 
     @cached_property
     def running_headers(self) -> set[str]:
-        """Short lines that repeat many times (page headers of a PDF export)."""
-        counts: dict[str, int] = {}
-        for line in self.lines:
-            s = line.strip()
-            if 2 <= len(s) <= 30:
-                counts[s] = counts.get(s, 0) + 1
-        return {s for s, n in counts.items() if n >= 5 and not any(ch.isdigit() for ch in s)}
+        """The running page headers of the whole document (see :func:`textnorm.running_headers`)."""
+        return running_headers(self.lines)
 
 
 def load_document(report: Report, base: Path | None = None, *, verify: bool = True,

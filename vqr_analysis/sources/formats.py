@@ -24,6 +24,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.sources.decoding import decode_text
+from vqr_analysis.sources.textnorm import PAGE_NUMBER_RE
 
 __all__ = ["read_text", "SUPPORTED_SUFFIXES", "MAX_UNPACKED_BYTES", "sniff_format", "reader_versions"]
 
@@ -175,14 +176,12 @@ class _PdfLine(NamedTuple):
     in_margin: bool  # in the top or bottom band of the page, where running headers and page numbers sit
 
 
-# Page furniture: page numbers ('12', '- 12 -', '第 3 页', '3 / 40', '第3页 共40页') and running headers.
-_PAGE_NUMBER = re.compile(r"^[-—–\s]*(第\s*)?\d{1,4}\s*(页)?\s*((/|共)\s*\d{1,4}\s*页?)?[-—–\s]*$")
 _MARGIN_BAND = 0.1  # share of the page height at top and bottom
 
 
 def _furniture_key(text: str) -> str:
     """Running headers differ only in their page number: compare them with digits blanked."""
-    return "#page" if _PAGE_NUMBER.match(text) else re.sub(r"\d+", "#", text.strip())
+    return "#page" if PAGE_NUMBER_RE.match(text) else re.sub(r"\d+", "#", text.strip())
 
 
 def _running_furniture(pages: list[list[_PdfLine]]) -> set[str]:

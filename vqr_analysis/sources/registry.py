@@ -16,7 +16,7 @@ from vqr_analysis.core.paths import PACKAGE_DIR, data_dir
 from vqr_analysis.sources.formats import SUPPORTED_SUFFIXES
 
 __all__ = [
-    "Report", "load_registry", "LEVELS", "region_slugs", "report_for_region", "INPUT_FILES", "check_output_path",
+    "Report", "load_registry", "LEVELS", "region_slugs", "INPUT_FILES", "check_output_path",
     "check_output_dir",
 ]
 
@@ -146,15 +146,6 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
 
 def region_slugs(reports: list[Report] | None = None) -> list[str]:
     return [r.region for r in (reports if reports is not None else load_registry())]
-
-
-def report_for_region(region: str, reports: list[Report] | None = None) -> Report:
-    """The report for a region slug; an unknown slug is a VqrError naming the known ones."""
-    reports = reports if reports is not None else load_registry()
-    for report in reports:
-        if report.region == region:
-            return report
-    raise VqrError(f"unknown region {region!r}; known regions: {', '.join(r.region for r in reports)}")
 
 
 # Files of the data folder that the build reads besides the reports themselves.

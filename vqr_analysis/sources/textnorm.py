@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "FOOTNOTE_MARKS",
+    "PAGE_NUMBER_RE",
+    "TOC_ENTRY_RE",
+    "running_headers",
     "FOLD_WIDTH_TABLE",
     "fold_width",
     "strip_footnotes",
@@ -64,8 +67,12 @@ def normalize_label(label: str) -> str:
 
 # --- hard-wrapped text -------------------------------------------------------------------------------------
 
-# A line that is only a page number ("12", "- 12 -", "第 3 页") or a running page header.
-_PAGE_NUMBER_RE = re.compile(r"^\s*[-—–]?\s*(第\s*)?\d{1,3}\s*(页)?\s*[-—–]?\s*$")
+# A line that is only a page number: "12", "- 12 -", "第 3 页", "3 / 40", "第3页 共40页". (Three digits at most:
+# a line holding only "2023" is a year cell of a one-cell-per-line table, not a page.)
+PAGE_NUMBER_RE = re.compile(r"^[-—–\s]*(第\s*)?\d{1,3}\s*(页)?\s*((/|共)\s*\d{1,3}\s*页?)?[-—–\s]*$")
+
+# A table-of-contents entry: a dot or ellipsis leader (then perhaps a page number), or text then a page number.
+TOC_ENTRY_RE = re.compile(r"(?:\.{3,}|…{2,})\s*\d{0,3}\s*$|\s\d{1,3}\s*$")
 
 
 @dataclass
@@ -134,15 +141,24 @@ def _typical_length(lines: list[str]) -> int:
     return lengths[len(lengths) // 2] if lengths else 0
 
 
-def _detected_headers(lines: list[str]) -> set[str]:
-    """Running headers that carry digits ('…质量报告（2024 年度）'): a short line repeated at least three times,
-    every time followed by a page-number line. (Headers without digits come in through ``page_headers``.)"""
+def running_headers(lines: list[str]) -> set[str]:
+    """Running page headers of a text export, by two signs (the one detector for text; PDF margins have theirs):
+
+    - a short line without digits repeated at least five times ('新疆职业教育质量年度报告');
+    - a short line with digits ('…质量报告（2024 年度）') repeated at least three times, each time followed by a
+      page-number line.
+    """
+    counts: dict[str, int] = {}
     following: dict[str, list[bool]] = {}
     nonblank = [s.strip() for s in lines if s.strip()]
     for here, after in zip(nonblank, nonblank[1:] + [""]):
-        if 4 <= len(here) <= 60 and not _PAGE_NUMBER_RE.match(here):
-            following.setdefault(here, []).append(bool(_PAGE_NUMBER_RE.match(after)))
-    return {s for s, flags in following.items() if len(flags) >= 3 and all(flags)}
+        if 2 <= len(here) <= 30:
+            counts[here] = counts.get(here, 0) + 1
+        if 4 <= len(here) <= 60 and not PAGE_NUMBER_RE.match(here):
+            following.setdefault(here, []).append(bool(PAGE_NUMBER_RE.match(after)))
+    plain = {s for s, n in counts.items() if n >= 5 and not any(ch.isdigit() for ch in s)}
+    numbered = {s for s, flags in following.items() if len(flags) >= 3 and all(flags)}
+    return plain | numbered
 
 
 def logical_text(lines: list[str], *, page_headers: set[str] | None = None) -> LogicalText:
@@ -152,11 +168,11 @@ def logical_text(lines: list[str], *, page_headers: set[str] | None = None) -> L
     wrapped ("full") when it is about as long as the document's typical line; only a full stop ends a full
     line's sentence, while a short line also ends at '；：》）' or when it or the next looks like a heading.
     Table rows (lines with tabs) and captions ('图 3：…', '表 1…', '【案例 2】') stand alone, so prose patterns
-    never run from one table cell into the next. Page-number lines and running headers (given, or detected
-    as a repeated line before a page number) are dropped and recorded.
+    never run from one table cell into the next. Page-number lines and running headers (``page_headers``,
+    default :func:`running_headers` of these lines) are dropped and recorded.
     Paragraph breaks become a single newline, so regexes never match across paragraphs.
     """
-    headers = {h.strip() for h in (page_headers or set()) if h.strip()} | _detected_headers(lines)
+    headers = running_headers(lines) if page_headers is None else {h.strip() for h in page_headers if h.strip()}
     full = _FULL_LINE_SHARE * _typical_length(lines)
     pieces: list[str] = []
     starts, numbers = array("q"), array("i")  # per piece: its offset in the joined text, its source line
@@ -168,7 +184,7 @@ def logical_text(lines: list[str], *, page_headers: set[str] | None = None) -> L
         stripped = line.strip()
         if not stripped:
             continue
-        if _PAGE_NUMBER_RE.match(stripped) or stripped in headers:
+        if PAGE_NUMBER_RE.match(stripped) or stripped in headers:
             dropped.append(number)
             continue
         alone = "\t" in line or _looks_like_caption(stripped)
