@@ -26,7 +26,7 @@ from vqr_analysis.core.errors import VqrError
 from vqr_analysis.extract import EXTRACTOR_VERSION, extract_document
 from vqr_analysis.extract.model import OBSERVATION_COLUMNS, Observation, observations_frame
 from vqr_analysis.core.paths import PACKAGE_DIR, data_dir, default_db_path
-from vqr_analysis.core.schema import NUMBER_LEDGER, REPORT_LINES, TABLES
+from vqr_analysis.core.schema import REPORT_LINES, TABLES
 from vqr_analysis.sources.formats import reader_versions
 from vqr_analysis.sources.registry import INPUT_FILES, Report, load_registry
 from vqr_analysis.sources.documents import SourceDocument, load_document
@@ -267,8 +267,7 @@ def write_database(path: Path, inputs: Inputs, observations: list[Observation], 
         t = time.perf_counter()
         rules = load_ledger_rules(inputs.base / "ledger_rules.toml")
         ledger_df = ledger_frame([row for doc in inputs.documents for row in build_ledger(doc, observations, rules)])
-        ledger_columns = ", ".join(f'"{name}"' for name in NUMBER_LEDGER.names)
-        con.execute(f"INSERT INTO number_ledger SELECT {ledger_columns} FROM ledger_df")
+        con.execute("INSERT INTO number_ledger BY NAME SELECT * FROM ledger_df")
         lines_df = pl.DataFrame(
             {"report_id": [d.report.id for d in inputs.documents for line in d.lines if line.strip()],
              "line": [n for d in inputs.documents for n, line in enumerate(d.lines, 1) if line.strip()],
