@@ -157,7 +157,8 @@ def _read_digests(db_path: Path) -> tuple[dict[str, dict[str, str]], list]:
 
 def data_digests(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     """Per region: ``own`` = its preferred values, provenance and flags; ``peers`` = the other regions'
-    values for the indicators it reports (what a profile compares against); plus ``all`` for the whole set.
+    values for the indicators it reports (what a profile compares against); ``ledger`` = its text and every
+    number's ledger class (the reading view); plus ``all`` for the whole set of values.
 
     obs_id is left out on purpose: it renumbers when an earlier report gains a row, without any data change.
     """
@@ -193,11 +194,24 @@ def data_digests(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     ).fetchall()
     # Labels, units and definitions are shown next to every value: a codebook edit reaches every view.
     codebook = con.sql("SELECT md5(string_agg(CAST(indicators AS VARCHAR), '\n' ORDER BY code)) FROM indicators").fetchall()[0][0]
+    # The reading view shows each report's text with every number's ledger class: the site reads these too.
+    ledger_rows = con.sql(
+        """SELECT r.region,
+                  md5(coalesce((SELECT string_agg(concat_ws('|', l.line, l.position, l.raw, l."class", l.reason),
+                                                  '\n' ORDER BY l.line, l.position)
+                                FROM number_ledger l WHERE l.report_id = r.id), '')
+                      || coalesce((SELECT string_agg(t.line || '|' || t.text, '\n' ORDER BY t.line)
+                                   FROM report_lines t WHERE t.report_id = r.id), ''))
+           FROM reports r"""
+    ).fetchall()
     report_digest = dict(report_rows)
     peers = dict(peers_rows)
+    ledger = dict(ledger_rows)
     out = {region: {"own": _hash(digest, report_digest.get(region), codebook), "peers": peers.get(region) or ""}
            for region, digest in own_rows}
     out["__all__"] = {"all": _hash(sorted((k, v) for k, v in out.items()))}
+    for region in ledger:  # only the site shows the ledger: notebooks and briefs keep their keys
+        out.setdefault(region, {"own": "", "peers": ""})["ledger"] = ledger[region] or ""
     return out
 
 
@@ -382,11 +396,11 @@ class _Build:
         discard(tmp)
         self.opts.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.stage_db = tmp  # registered before the first byte is written: a failure discards it
-        counts, flags, unmapped_df = write_database(tmp, inputs, observations, unmapped,
+        counts, flags, unmapped_df, coverage = write_database(tmp, inputs, observations, unmapped,
                                                     snapshot=snapshot_id(inputs.hashes), started=started,
                                                     timings=timings, progress=lambda m: self.say("database", m))
         self.db_summary = BuildSummary(self.opts.db_path, snapshot_id(inputs.hashes), time.time() - started,
-                                       counts, flags, unmapped_df, timings)
+                                       counts, flags, unmapped_df, timings, coverage)
         self.phases.setdefault("validate", PhaseResult("validate", seconds=timings.get("validate", 0.0),
                                                        ran=["checks"]))
         result.ran.append("database")

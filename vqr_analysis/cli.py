@@ -91,6 +91,10 @@ def print_build_summary(summary, *, show_unmapped: bool = False) -> None:
                   + ("" if show_unmapped or not summary.unmapped.height else " (list them with --report-unmapped)"))
     if show_unmapped and summary.unmapped.height:
         _print_frame(summary.unmapped, title="unmapped table rows")
+    if summary.coverage is not None and summary.coverage.height:
+        shares = "  ".join(f"{row['report_id']} {row['unread_share']:.1%}" if row["numbers"] else
+                           f"{row['report_id']} -" for row in summary.coverage.iter_rows(named=True))
+        console.print(f"unread share of printed numbers: {shares}  (list them with `vqr coverage --unread`)")
     console.print(f"database {summary.db_path}  snapshot {summary.snapshot_id}  {summary.seconds:.2f}s")
 
 
@@ -153,6 +157,64 @@ def export(
     except OSError as exc:
         raise VqrError(f"cannot write the export: {exc.strerror or str(exc).splitlines()[0]}", path=out) from None
     console.print(f"wrote {frame.height} observations to {out}")
+
+
+def _csv_safe(frame, columns: tuple[str, ...]):
+    """Text cells a spreadsheet would run as a formula ('=…', '+…', '-…', '@…') get a leading apostrophe:
+    report text is hostile input like any other."""
+    import polars as pl
+
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in columns
+    )
+
+
+@app.command()
+def coverage(
+    report: Optional[str] = typer.Option(None, "--report", help="Only this report id (e.g. 003)."),
+    unread: bool = typer.Option(False, "--unread", help="List the unread numbers with their line and context."),
+    format: str = typer.Option("table", "--format", "-f", help="table or csv (csv goes to standard output)."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Every number printed in the reports, by class: extracted, context (with its reason) or unread."""
+    import duckdb
+
+    from vqr_analysis.store.database import connect_readonly, coverage_counts, ledger_numbers
+
+    if format not in ("table", "csv"):
+        raise VqrError(f"unknown format {format!r}; use table or csv")
+    con = connect_readonly(_db(db))
+    try:
+        known = [r[0] for r in con.execute("SELECT id FROM reports ORDER BY id").fetchall()]
+        if report is not None and report not in known:
+            raise VqrError(f"unknown report {report!r}; known reports: {', '.join(known)}")
+        counts = coverage_counts(con, report)
+        reasons = con.sql(
+            """SELECT report_id, reason, count(*) AS n FROM number_ledger
+               WHERE "class" = 'context' AND ($report IS NULL OR report_id = $report) GROUP BY ALL ORDER BY ALL""",
+            params={"report": report}).pl()
+        rows = ledger_numbers(con, report, "unread") if unread else None
+    except duckdb.CatalogException:
+        raise VqrError("the database has no coverage ledger (built by an older version); rebuild it with `vqr db`",
+                       path=_db(db)) from None
+    except duckdb.Error as exc:
+        raise VqrError(f"cannot read the coverage ledger: {str(exc).splitlines()[0]}; rebuild it with `vqr db`",
+                       path=_db(db)) from None
+    finally:
+        con.close()
+    if format == "csv":
+        frame = _csv_safe(rows.drop("obs_ids", "reason"), ("raw", "context")) if unread else counts
+        sys.stdout.write(frame.write_csv())
+        return
+    _print_frame(counts, title="printed numbers by class (unread share = unread ÷ numbers)")
+    if reasons.height:
+        _print_frame(reasons.pivot(on="reason", index="report_id", values="n", sort_columns=True).fill_null(0)
+                     .sort("report_id"), title="context numbers by reason (data/ledger_rules.toml)")
+    if unread:
+        shown = rows.select("report_id", "line", "position", "raw",
+                            rows["context"].str.replace_all("\n", " ⏎ ", literal=True).alias("context"))
+        _print_frame(shown, title=f"{rows.height} unread numbers", max_rows=100_000)
 
 
 @app.command()

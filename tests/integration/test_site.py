@@ -128,8 +128,9 @@ def test_site_has_every_configured_page_at_its_url(site, registry):
     assert site.renderer == "embedded"
     expected = {"index.html", "compare.html", "indicators.html", "quality.html", "sources.html", "about.html"}
     expected |= {f"regions/{r.region}.html" for r in registry} | {f"sources/{r.region}.html" for r in registry}
+    expected |= {f"reading/{r.region}.html" for r in registry}
     assert expected == set(pages) == set(site.pages)
-    assert len(config["project"]["render"]) == 8  # the patterns these pages come from
+    assert len(config["project"]["render"]) == 9  # the patterns these pages come from
 
 
 def test_navigation_is_read_from_quarto_config_and_same_everywhere(site, registry):
@@ -289,6 +290,78 @@ def test_script_in_a_report_shows_as_text(hostile_site):
         for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S):
             json.loads(block)  # the block ended where it should, not at a "</script>" in report text
     assert "\\u003cscript\\u003e" in sources
+    assert "&lt;script&gt;alert(&#34;vqr-cell&#34;)&lt;/script&gt;" in pages["reading/xinjiang.html"]
+
+
+# ------------------------------------------------------------------------------------------- reading view
+
+
+class _Numbers(HTMLParser):
+    """Every marked number of a reading view: (kind, line, text, data-obs) in page order."""
+
+    _KINDS = {"vqr-n-extracted": "extracted", "vqr-n-context": "context", "vqr-n-unread": "unread"}
+
+    def __init__(self):
+        super().__init__()
+        self.numbers: list[tuple[str, int, str, str | None]] = []
+        self.links: list[str] = []
+        self._line = 0
+        self._open: list = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "div" and (attrs.get("id") or "").startswith("L"):
+            self._line = int(attrs["id"][1:])
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        kind = next((k for c, k in self._KINDS.items() if c in (attrs.get("class") or "").split()), None)
+        if kind and self._line:  # the legend's samples sit before the first line
+            self._open.append([kind, self._line, "", attrs.get("data-obs")])
+        elif self._open:
+            self._open.append(None)
+
+    def handle_data(self, data):
+        if self._open and self._open[-1] is not None:
+            self._open[-1][2] += data
+
+    def handle_endtag(self, tag):
+        if self._open:
+            item = self._open.pop()
+            if item is not None:
+                self.numbers.append(tuple(item))
+
+
+def test_reading_view_marks_every_printed_number_by_its_ledger_class(site, db_con, registry):
+    pages = _pages(site.out_dir)
+    for report in registry:
+        parser = _Numbers()
+        parser.feed(pages[f"reading/{report.region}.html"])
+        ledger = db_con.execute(
+            """SELECT "class", line, raw, split_part(obs_ids, ' ', 1) FROM number_ledger WHERE report_id = ?
+               ORDER BY line, position""", [report.id]).fetchall()
+        shown = [(kind, line, text.rstrip("⚠"), obs) for kind, line, text, obs in parser.numbers]
+        assert shown == [(c, line, raw, obs or None) for c, line, raw, obs in ledger], report.id
+        counts = dict(db_con.execute("""SELECT "class", count(*) FROM number_ledger WHERE report_id = ?
+                                        GROUP BY 1""", [report.id]).fetchall())
+        html = pages[f"reading/{report.region}.html"]
+        assert f'<dd class="vqr-count-unread">{counts["unread"]}</dd>' in html
+        assert "../sources/" + report.region + ".html" in parser.links
+
+
+def test_reading_view_is_linked_from_the_sources_and_region_pages(site, registry):
+    pages = _pages(site.out_dir)
+    for report in registry:
+        href = f'href="../reading/{report.region}.html"'
+        assert href in pages[f"sources/{report.region}.html"] and href in pages[f"regions/{report.region}.html"]
+        assert f'href="reading/{report.region}.html"' in pages["sources.html"]
+
+
+def test_suspect_values_are_marked_in_the_reading_view(site, db_con):
+    obs_id, region = db_con.execute(
+        """SELECT o.obs_id, r.region FROM observations o JOIN reports r ON r.id = o.report_id
+           WHERE o.status = 'suspect' AND o.method <> 'correction' ORDER BY o.obs_id LIMIT 1""").fetchone()
+    html = _pages(site.out_dir)[f"reading/{region}.html"]
+    assert re.search(rf'class="[^"]*vqr-suspect[^"]*" data-obs="{obs_id}"', html), obs_id
 
 
 # ---------------------------------------------------------------------------------- atomicity, determinism
@@ -447,3 +520,33 @@ def test_report_scripts_never_run_in_the_browser(hostile_site, browser):
     page, _ = _open(browser, hostile_site.out_dir / "sources" / "xinjiang.html")
     assert '<script>alert("vqr-cell")</script>' in page.locator("body").inner_text()
     page.close()
+
+
+@needs_browser
+@pytest.mark.slow
+def test_reading_view_in_chromium_opens_the_record_and_links_the_sources_page(site, browser, db_con, tmp_path):
+    """Desktop and phone widths: no console errors, no network, an extracted number opens its record with a
+    link to its row on the sources page, and unread numbers are highlighted."""
+    for width in (1280, 390):
+        page, seen = _open(browser, site.out_dir / "reading" / "tacheng.html")
+        page.set_viewport_size({"width": width, "height": 900})
+        unread = page.locator("mark.vqr-n-unread").nth(3)
+        unread.scroll_into_view_if_needed()
+        background = unread.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert background not in ("rgba(0, 0, 0, 0)", "transparent")
+        button = page.locator(".vqr-reading button.vqr-n-extracted").first
+        button.scroll_into_view_if_needed()
+        obs = button.get_attribute("data-obs")
+        button.click()
+        popover = page.locator(".vqr-popover")
+        popover.wait_for(state="visible")
+        quote = db_con.execute("SELECT quote FROM observations WHERE obs_id = ?", [int(obs)]).fetchone()[0]
+        assert popover.locator(".vqr-popover-quote").inner_text() == quote.strip()
+        page.screenshot(path=str(tmp_path / f"reading-{width}.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width + 1  # nothing overflows
+        popover.locator("a.vqr-popover-link").click()
+        page.wait_for_load_state("load")
+        assert page.url.endswith(f"sources/tacheng.html#obs-{obs}")
+        assert page.locator(f"tr#obs-{obs}").count() == 1
+        assert seen["errors"] == [] and seen["outside"] == []
+        page.close()

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 
 __all__ = [
     "Column", "Table", "sql_string", "STATUSES", "METHODS", "QUALIFIERS", "SEVERITIES",
-    "REPORTS", "INDICATORS", "OBSERVATIONS", "QUALITY_FLAGS", "UNMAPPED_ROWS", "RUNS", "TABLES",
+    "REPORTS", "INDICATORS", "OBSERVATIONS", "QUALITY_FLAGS", "UNMAPPED_ROWS", "RUNS", "NUMBER_LEDGER", "REPORT_LINES", "TABLES",
+    "LEDGER_CLASSES",
 ]
 
 STATUSES = ("reported", "missing", "suspect")
 METHODS = ("table", "prose", "correction")
 QUALIFIERS = ("exact", "approximate", "lower_bound", "upper_bound")
 SEVERITIES = ("warning", "error")
+LEDGER_CLASSES = ("extracted", "context", "unread")
 
 
 def sql_string(text: str) -> str:
@@ -173,4 +175,26 @@ RUNS = Table("runs", "One row per build, notebook execution or publication, with
     Column("versions", "JSON", "String", "Versions of the package, extractor, Python and libraries."),
 ))
 
-TABLES = (REPORTS, INDICATORS, OBSERVATIONS, QUALITY_FLAGS, UNMAPPED_ROWS, RUNS)
+NUMBER_LEDGER = Table("number_ledger", "The coverage ledger: one row per number printed in a report's text, "
+                      "and what became of it (vqr_analysis/quality/coverage.py, data/ledger_rules.toml).", (
+    _text("report_id", "Registry id of the report."),
+    Column("line", "INTEGER", "Int32", "1-based line of the number in the source text."),
+    Column("position", "INTEGER", "Int32", "0-based character offset of the number in its line."),
+    _text("raw", "The number exactly as printed (the substring of the line at position)."),
+    _text("class", "extracted (an observation holds it) | context (a general rule says it states no quantity: "
+                   "see reason) | unread (neither: a number the database does not hold).", allowed=LEDGER_CLASSES),
+    _text("reason", "For context: the rule's reason (date, document_number, section, page, rank, code, change, "
+                    "range, markup, name; legend in data/ledger_rules.toml); NULL otherwise."),
+    _text("obs_ids", "For extracted: the obs_id of every observation the number feeds (corrections included), "
+                     "space-separated; NULL otherwise."),
+    _text("context", "Up to 24 characters either side of the number in the logical text, for reading."),
+))
+
+REPORT_LINES = Table("report_lines", "Every non-blank line of every report's text, as observations and the ledger "
+                    "cite it (the site's reading view shows it; the database needs no report file to show it).", (
+    _text("report_id", "Registry id of the report."),
+    Column("line", "INTEGER", "Int32", "1-based line number."),
+    _text("text", "The line exactly as read (decoded text; for PDF/DOCX the extracted text line)."),
+))
+
+TABLES = (REPORTS, INDICATORS, OBSERVATIONS, QUALITY_FLAGS, UNMAPPED_ROWS, RUNS, NUMBER_LEDGER, REPORT_LINES)

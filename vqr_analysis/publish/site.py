@@ -341,6 +341,9 @@ def _stage(stage: Path, *, data: SiteData, config: dict, pages_dir: Path, notebo
         _stage_page(stage / "sources" / f"{report['region']}.qmd",
                     {"title": f"{report['subject_zh']} / {report['subject_en']}"},
                     f"{{{{< include ../_fragments/sources-{report['region']}.md >}}}}\n", depth=1)
+        _stage_page(stage / "reading" / f"{report['region']}.qmd",
+                    {"title": f"原文阅读 / Reading view: {report['subject_zh']}"},
+                    f"{{{{< include ../_fragments/reading-{report['region']}.md >}}}}\n", depth=1)
 
     missing = [f"regions/{r}.ipynb" for r in data.reports.get_column("region")
                if not (notebooks_dir / "regions" / f"{r}.ipynb").is_file()]

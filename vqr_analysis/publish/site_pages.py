@@ -32,10 +32,13 @@ from vqr_analysis.analysis.charts import FONT, styled
 from vqr_analysis.analysis.spreadsheet import neutralise_formulas
 from vqr_analysis.analysis.api import compare, indicators, profile, quality_flags, reports, snapshot, values
 from vqr_analysis.sources.codebook import ANNEX_TABLES
+from vqr_analysis.core.errors import VqrError
+from vqr_analysis.quality.coverage import load_ledger_rules
 from vqr_analysis.quality.rules import RULE_TEXT_ZH, RULES
 
 __all__ = [
-    "PageFragment", "SiteData", "load_site_data", "data_fragments", "region_values_fragment", "chart_figure",
+    "PageFragment", "SiteData", "load_site_data", "data_fragments", "region_values_fragment", "reading_fragment",
+    "chart_figure",
     "json_for_script", "format_value", "csv_with_codebook", "template_env", "CHART_FONT",
 ]
 
@@ -46,7 +49,7 @@ CHART_FONT = FONT
 
 # Columns each provenance record carries (shown by the popover, in this order).
 _PROVENANCE_FIELDS = ["label", "value_text", "region", "report_id", "source_file", "line", "quote", "raw",
-                      "status", "method", "year", "pick_reason", "flags"]
+                      "status", "method", "year", "pick_reason", "flags", "href"]
 
 def _rule_text(rule: str) -> tuple[str, str]:
     english = RULES[rule][1] if rule in RULES else rule
@@ -82,6 +85,8 @@ class SiteData:
     unmapped: pl.DataFrame
     compare: pl.DataFrame         # every indicator with a value, all regions, latest year
     profiles: dict[str, pl.DataFrame]
+    ledger: pl.DataFrame = field(default_factory=pl.DataFrame)  # number_ledger: every printed number's class
+    lines: pl.DataFrame = field(default_factory=pl.DataFrame)   # report_lines: the text the reading view shows
 
 
 def load_site_data(con: duckdb.DuckDBPyConnection) -> SiteData:
@@ -103,6 +108,8 @@ def load_site_data(con: duckdb.DuckDBPyConnection) -> SiteData:
         observations=observations, flags=quality_flags(db=con), unmapped=unmapped,
         compare=compare(codes, db=con) if codes else pl.DataFrame(),
         profiles={region: profile(region, db=con) for region in reps.get_column("region")},
+        ledger=con.sql('SELECT * FROM number_ledger ORDER BY report_id, line, position').pl(),
+        lines=con.sql("SELECT * FROM report_lines ORDER BY report_id, line").pl(),
     )
 
 
@@ -264,7 +271,8 @@ def data_fragments(data: SiteData) -> list[PageFragment]:
     """The generated part of every data page. ``root`` links are resolved by the shell, so fragments use
     ``{root}``-free links relative to the page they sit on (each fragment knows its page's depth)."""
     return [_home(data), _compare(data), _indicators(data), _quality(data), _sources_index(data),
-            *[_sources(data, report) for report in data.reports.iter_rows(named=True)], _about(data)]
+            *[_sources(data, report) for report in data.reports.iter_rows(named=True)],
+            *[reading_fragment(data, report) for report in data.reports.iter_rows(named=True)], _about(data)]
 
 
 def _home(data: SiteData) -> PageFragment:
@@ -405,3 +413,67 @@ def region_values_fragment(data: SiteData, region: str) -> PageFragment:
                    csv_href=f"../data/{name}.csv", prov=frame.to_dicts(),
                    table_name=lambda t: _table_name(t))
     return PageFragment(name, html, {f"{name}.csv": csv_with_codebook(shown, data.codebook)})
+
+
+# ------------------------------------------------------------------------------------------- reading view
+
+_CLASS_TEXT = {
+    "extracted": ("已提取", "extracted: in the database, click for its source record"),
+    "context": ("背景数字", "context: a date, number or reference, not a quantity"),
+    "unread": ("未读取", "unread: a number the database does not hold"),
+}
+
+
+def _reason_legend() -> dict[str, tuple[str, str]]:
+    """reason → (zh, en) from data/ledger_rules.toml; a reason the file does not describe shows its name."""
+    try:
+        return {name: (r.zh, r.en) for name, r in load_ledger_rules().reasons.items()}
+    except VqrError:
+        return {}
+
+
+def _line_pieces(text: str, numbers: list[dict]) -> list[tuple[str, dict | None]]:
+    """The line cut into (text, None) and (number as printed, its ledger row), in order."""
+    pieces, at = [], 0
+    for row in numbers:
+        start = row["position"]
+        if start < at or text[start:start + len(row["raw"])] != row["raw"]:
+            continue  # a ledger row that does not fit the text is left unmarked, never misplaced
+        if start > at:
+            pieces.append((text[at:start], None))
+        pieces.append((row["raw"], row))
+        at = start + len(row["raw"])
+    if at < len(text):
+        pieces.append((text[at:], None))
+    return pieces
+
+
+def reading_fragment(data: SiteData, report: dict) -> PageFragment:
+    """The report's text with every printed number marked by its ledger class. Page sits at
+    reading/<slug>.html; an extracted number opens the same record as on the sources page (and links there)."""
+    region = report["region"]
+    ledger = data.ledger.filter(pl.col("report_id") == report["id"]) if data.ledger.height else data.ledger
+    text = data.lines.filter(pl.col("report_id") == report["id"]) if data.lines.height else data.lines
+    obs = data.observations.filter(pl.col("report_id") == report["id"])
+    status = dict(obs.select("obs_id", "status").iter_rows())
+    legend = _reason_legend()
+    by_line: dict[int, list[dict]] = {}
+    for row in ledger.iter_rows(named=True):
+        ids = [int(i) for i in (row["obs_ids"] or "").split()]
+        row["obs_id"] = ids[0] if ids else None
+        row["suspect"] = any(status.get(i) == "suspect" for i in ids)
+        zh, en = legend.get(row["reason"], (row["reason"], row["reason"])) if row["reason"] else _CLASS_TEXT[row["class"]]
+        row["title"] = f"{zh} / {en}"
+        by_line.setdefault(row["line"], []).append(row)
+    lines = [{"number": r["line"], "pieces": _line_pieces(r["text"], by_line.get(r["line"], []))}
+             for r in text.iter_rows(named=True)]
+    counts = {c: ledger.filter(pl.col("class") == c).height for c in _CLASS_TEXT} if ledger.height else \
+        dict.fromkeys(_CLASS_TEXT, 0)
+    total = sum(counts.values())
+    reasons = (ledger.filter(pl.col("class") == "context").group_by("reason").agg(pl.len().alias("n"))
+               .sort("n", descending=True).iter_rows() if ledger.height else [])
+    prov = [{**o, "href": f"../sources/{region}.html#obs-{o['obs_id']}"} for o in obs.to_dicts()]
+    html = _render("site_reading.html.j2", report=report, lines=lines, counts=counts, total=total,
+                   share=counts["unread"] / total if total else 0.0, class_text=_CLASS_TEXT,
+                   reasons=[(r, *legend.get(r, (r, r)), n) for r, n in reasons], prov=prov)
+    return PageFragment(f"reading-{_slug(region)}", html)

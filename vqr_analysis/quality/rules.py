@@ -9,8 +9,11 @@ corrections) are stored. Each rule reads its thresholds from the tables below, n
 - ``parts_le_total``: a '其中' part larger than its total (child code vs ``parent_code``, plus PARTS);
 - ``ratio_consistency``: a stated ratio far from the one its own parts give (students ÷ teachers vs 生师比);
 - ``conflict``: one (report, entity, code, year) given different values by two statements (table vs prose,
-  two sentences). A statement another rule already caught carries the conflict alone; when both sides are
+  two sentences, two tables, one school in two per-school tables). A statement another rule already caught carries the conflict alone; when both sides are
   clean, both are marked, since the source does not say which is right.
+
+- ``share_vs_counts`` and ``schools_above_total`` (:mod:`~vqr_analysis.quality.defects`): a rate against the
+  counts stated with it, and per-school tables adding up to more than the report's total.
 
 Corrections (method 'correction') are checked by every rule except ``conflict``: differing from the statement
 they correct is their purpose.
@@ -30,6 +33,7 @@ from functools import lru_cache
 import duckdb
 import polars as pl
 
+from vqr_analysis.quality.defects import DEFECT_RULES, source_defects
 from vqr_analysis.sources.codebook import Codebook
 from vqr_analysis.extract.values import parse_value
 
@@ -41,6 +45,7 @@ RULES = {
     "parts_le_total": ("error", "A part ('其中') is larger than its total."),
     "ratio_consistency": ("warning", "A stated ratio disagrees with the ratio of its stated parts."),
     "conflict": ("warning", "Two statements give different values for the same code, year and entity."),
+    **{rule: (severity, en) for rule, (severity, en, _zh) in DEFECT_RULES.items()},
 }
 
 # Chinese words for each validation rule; the English ones are the rule's own description (RULES above).
@@ -50,6 +55,7 @@ RULE_TEXT_ZH = {
     "parts_le_total": "分项（其中）大于总数",
     "ratio_consistency": "比例与其分子分母不一致",
     "conflict": "同一指标在报告中有不同数值",
+    **{rule: zh for rule, (_severity, _en, zh) in DEFECT_RULES.items()},
 }
 
 
@@ -179,6 +185,9 @@ def run_checks(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> None:
     flags += _parts(observations, codebook)
     flags += _ratios(observations, {f.obs_id for f in flags})
     flags += _conflicts(observations, {f.obs_id for f in flags})
+    # Source defects across statements (quality.defects): messages in Chinese, then English.
+    flags += [_Flag(d.obs_id, d.rule, f"{d.message_zh} / {d.message_en}", d.related_obs_id)
+              for d in source_defects(con, codebook)]
     if not flags:
         return
     # One bulk insert from a frame (executemany costs a statement per flag: seconds for thousands of flags).

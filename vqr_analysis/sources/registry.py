@@ -162,7 +162,7 @@ def region_slugs(reports: list[Report] | None = None) -> list[str]:
 
 
 # Files of the data folder that the build reads besides the reports themselves.
-INPUT_FILES = ("reports.toml", "indicators.csv", "corrections.csv", "prose_patterns.csv")
+INPUT_FILES = ("reports.toml", "indicators.csv", "corrections.csv", "prose_patterns.csv", "ledger_rules.toml")
 
 
 def _protected_inputs(base: Path) -> tuple[set[Path], set[Path]]:

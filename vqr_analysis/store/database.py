@@ -27,17 +27,18 @@ from vqr_analysis.core.errors import VqrError
 from vqr_analysis.extract import EXTRACTOR_VERSION, extract_document
 from vqr_analysis.extract.model import OBSERVATION_COLUMNS, Observation, observations_frame
 from vqr_analysis.core.paths import PACKAGE_DIR, data_dir, default_db_path
-from vqr_analysis.core.schema import TABLES
+from vqr_analysis.core.schema import REPORT_LINES, TABLES
 from vqr_analysis.sources.formats import reader_versions
 from vqr_analysis.sources.registry import INPUT_FILES, Report, load_registry
 from vqr_analysis.sources.documents import SourceDocument, load_document
+from vqr_analysis.quality.coverage import build_ledger, ledger_frame, load_ledger_rules
 from vqr_analysis.quality.corrections import apply_corrections, load_corrections
 from vqr_analysis.quality.rules import run_checks
 
 __all__ = [
     "build_database", "BuildSummary", "connect_readonly", "create_schema", "snapshot_id", "code_fingerprint", "record_run",
-    "read_inputs", "Inputs", "extract_documents", "extraction_key", "write_database", "temp_db_path", "discard",
-    "SANDBOX_CONFIG",
+    "read_inputs", "Inputs", "coverage_counts", "ledger_numbers", "extract_documents", "extraction_key",
+    "write_database", "temp_db_path", "discard", "SANDBOX_CONFIG",
 ]
 
 def code_fingerprint(parts: tuple[str, ...] | None = None) -> str:
@@ -98,6 +99,8 @@ class BuildSummary:
     flags: pl.DataFrame
     unmapped: pl.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    # Per report: numbers in the text by ledger class and the unread share (see coverage_counts).
+    coverage: pl.DataFrame | None = None
 
 
 # One preferred value per (report, entity, code, year); every statement stays in `observations`.
@@ -237,9 +240,12 @@ def _write_extraction_cache(cache_dir: Path, report_id: str, key: str, obs: list
 
 def write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
                    snapshot: str, started: float, timings: dict[str, float],
-                   progress: Callable[[str], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Create a complete database at ``path`` (which must not exist). Returns (counts, flags, unmapped).
+                   progress: Callable[[str], None] | None = None,
+                   ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Create a complete database at ``path`` (which must not exist).
 
+    Returns (counts, flags, unmapped, coverage): observations by report/method/status, flags by report/rule,
+    the unmapped table rows, and the coverage ledger's counts per report (:func:`coverage_counts`).
     On any failure ``path`` (and its .wal) is removed; a failed write — a full disk, a read-only folder — is
     a VqrError naming the folder."""
     try:
@@ -262,7 +268,8 @@ _WRITE_ERRORS = (duckdb.IOException, duckdb.FatalException, OSError)
 
 def _write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
                     snapshot: str, started: float, timings: dict[str, float],
-                    progress: Callable[[str], None] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                    progress: Callable[[str], None] | None = None,
+                    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     say = progress or (lambda _msg: None)
     say(f"loading {len(observations)} observations")
     t = time.perf_counter()
@@ -282,6 +289,18 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
             unmapped_df = pl.DataFrame(unmapped).select("report_id", "line", "table", "label")
             con.execute("INSERT INTO unmapped_rows SELECT * FROM unmapped_df")
         timings["load"] = time.perf_counter() - t
+        say("accounting for every printed number")
+        t = time.perf_counter()
+        rules = load_ledger_rules(inputs.base / "ledger_rules.toml")
+        ledger_df = ledger_frame([row for doc in inputs.documents for row in build_ledger(doc, observations, rules)])
+        con.execute("INSERT INTO number_ledger BY NAME SELECT * FROM ledger_df")
+        lines_df = pl.DataFrame(
+            {"report_id": [d.report.id for d in inputs.documents for line in d.lines if line.strip()],
+             "line": [n for d in inputs.documents for n, line in enumerate(d.lines, 1) if line.strip()],
+             "text": [line for d in inputs.documents for line in d.lines if line.strip()]},
+            schema=REPORT_LINES.polars_schema())
+        con.execute("INSERT INTO report_lines SELECT report_id, line, text FROM lines_df")
+        timings["ledger"] = time.perf_counter() - t
         say("validating")
         t = time.perf_counter()
         run_checks(con, inputs.codebook)
@@ -299,10 +318,36 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
                GROUP BY ALL ORDER BY ALL"""
         ).pl()
         unmapped_out = con.sql("SELECT * FROM unmapped_rows ORDER BY report_id, line").pl()
+        coverage = coverage_counts(con)
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    return counts, flags, unmapped_out
+    return counts, flags, unmapped_out, coverage
+
+
+def coverage_counts(con: duckdb.DuckDBPyConnection, report_id: str | None = None) -> pl.DataFrame:
+    """Per report: numbers printed, by ledger class, and the unread share (unread ÷ all numbers)."""
+    return con.sql(
+        """SELECT r.id AS report_id, r.region,
+                  count(l.raw) AS numbers,
+                  count(l.raw) FILTER (WHERE l."class" = 'extracted') AS extracted,
+                  count(l.raw) FILTER (WHERE l."class" = 'context') AS context,
+                  count(l.raw) FILTER (WHERE l."class" = 'unread') AS unread,
+                  round(count(l.raw) FILTER (WHERE l."class" = 'unread') / nullif(count(l.raw), 0), 3)
+                    AS unread_share
+           FROM reports r LEFT JOIN number_ledger l ON l.report_id = r.id
+           WHERE $report IS NULL OR r.id = $report
+           GROUP BY ALL ORDER BY r.id""", params={"report": report_id}).pl()
+
+
+def ledger_numbers(con: duckdb.DuckDBPyConnection, report_id: str | None = None,
+                   number_class: str | None = None) -> pl.DataFrame:
+    """Rows of ``number_ledger`` (optionally one report's, one class's), in report, line and position order."""
+    return con.sql(
+        """SELECT l.* FROM number_ledger l
+           WHERE ($report IS NULL OR l.report_id = $report) AND ($class IS NULL OR l."class" = $class)
+           ORDER BY l.report_id, l.line, l.position""",
+        params={"report": report_id, "class": number_class}).pl()
 
 
 def temp_db_path(target: Path) -> Path:
@@ -334,13 +379,13 @@ def build_database(db_path: Path | None = None, *, base: Path | None = None,
     tmp = temp_db_path(db_path)
     discard(tmp)
     try:
-        counts, flags, unmapped_df = write_database(tmp, inputs, observations, unmapped, snapshot=snap,
-                                                    started=started, timings=timings, progress=progress)
+        counts, flags, unmapped_df, coverage = write_database(tmp, inputs, observations, unmapped, snapshot=snap,
+                                                              started=started, timings=timings, progress=progress)
         os.replace(tmp, db_path)
     except BaseException:
         discard(tmp)
         raise
-    return BuildSummary(db_path, snap, time.time() - started, counts, flags, unmapped_df, timings)
+    return BuildSummary(db_path, snap, time.time() - started, counts, flags, unmapped_df, timings, coverage)
 
 
 # A read-only connection runs SQL typed by users (`vqr query`) and notebooks: read_only alone still lets

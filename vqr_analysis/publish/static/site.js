@@ -68,6 +68,11 @@
       list.appendChild(el("dd", null, v));
     });
     popover.appendChild(list);
+    if (record.href) {  // the reading view links each value to its row on the sources page
+      var link = el("a", "vqr-popover-link", "在来源页查看这一条 / this value on the sources page");
+      link.href = record.href;
+      popover.appendChild(link);
+    }
     popover.hidden = false;
     var rect = anchor ? anchor.getBoundingClientRect() : null;
     var left = rect ? rect.left : (x || 20);
