@@ -39,7 +39,7 @@ from vqr_analysis.core.errors import VqrError
 __all__ = [
     "indicator_across_regions", "region_vs_others", "two_year_change", "teacher_structure",
     "graduate_destinations", "satisfaction_panel", "to_svg", "to_png", "to_spec", "comparability_note",
-    "format_number", "value_text", "styled", "VEGALITE_MIMETYPE",
+    "format_number", "value_text", "styled", "chart_title", "VEGALITE_MIMETYPE",
     "HEADLINE_CODES", "TEACHER_SHARE_CODES", "TEACHER_SUBJECT_CODES", "TEACHER_CODES", "DESTINATION_CODES",
     "SATISFACTION_CODES",
     "FONT", "LANGS",
@@ -278,16 +278,17 @@ def _vqr_renderer(spec: dict, **_: object) -> dict:
     png = vlc.vegalite_to_png(spec, vl_version=_vl_version(), scale=1, allowed_base_urls=[])
     return {VEGALITE_MIMETYPE: {**spec, "$schema": _VEGALITE_5_SCHEMA},
             "image/png": base64.b64encode(png).decode("ascii"),
-            "text/plain": f"<图表 / chart: {_plain_title(spec)}>"}
+            "text/plain": f"<图表 / chart: {chart_title(spec) or 'Vega-Lite'}>"}
 
 
-def _plain_title(spec: dict) -> str:
+def chart_title(spec: dict) -> str:
+    """A spec's title as plain text ('' when it has none): a string, a TitleParams' text, or lines joined."""
     title = spec.get("title")
     if isinstance(title, dict):
         title = title.get("text")
     if isinstance(title, list):
         title = " ".join(map(str, title))
-    return str(title) if title else "Vega-Lite"
+    return str(title or "")
 
 
 def _use_vqr_renderer() -> None:

@@ -41,6 +41,7 @@ import yaml
 from markupsafe import Markup
 
 from vqr_analysis.analysis.api import connect
+from vqr_analysis.analysis.charts import chart_title
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.paths import build_dir, default_db_path, project_root, replace_dir, site_dir
 from vqr_analysis.publish.site_pages import (
@@ -224,15 +225,6 @@ def _chart_rows(spec: dict) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
-def _chart_caption(spec: dict) -> str:
-    title = spec.get("title")
-    if isinstance(title, dict):
-        title = title.get("text")
-    if isinstance(title, list):
-        title = " ".join(map(str, title))
-    return str(title or "")
-
-
 # ----------------------------------------------------------------------------------------------- staging
 
 
@@ -286,7 +278,7 @@ def _stage_notebook(src: Path, dst: Path, *, title: str, label: str | None, page
                 if rows.height:
                     csv_files[csv_name] = csv_with_codebook(rows, codebook)
                 html = chart_figure(spec, chart_id, csv_href=f"{root}data/{csv_name}" if rows.height else None,
-                                    caption=_chart_caption(spec))
+                                    caption=chart_title(spec))
                 output = nbformat.v4.new_output("display_data", {"text/html": html, "text/plain": "[chart]"})
             kept.append(output)
         cell["outputs"] = kept
