@@ -4,41 +4,48 @@ Right first, fast second:
 - **Keyed on content.** Every unit of work (one report's extraction, one notebook, one brief, the site) has a
   key: the hash of what it really reads — report bytes, codebook, corrections, code, notebook source,
   parameters, and for the downstream units the *data* they show (a digest of the rows in the database), not
-  file timestamps. Outputs are stored content-addressed under ``build/cache/`` by that key, so a unit whose
-  key is unchanged is reused, and a unit whose inputs changed is re-run, whatever the clock says.
-- **Atomic publish.** Everything is produced in a staging area (a copy of the database, a staging site
-  folder) and swapped in only when every phase succeeded. A failure leaves the last good database and site
-  byte-identical and names the failing phase.
-- **Locked.** One build at a time per build folder; a second one refuses clearly (or waits with ``--wait``).
+  file timestamps. Outputs are stored content-addressed under ``build/cache/`` by that key
+  (``store.cache``), verified before use, so a unit whose key is unchanged is reused, and a unit whose
+  inputs changed — or whose cached output is damaged — is re-run, whatever the clock says.
+- **In small pieces.** Each phase is one ``Phase`` object with the same shape: it reads its inputs from the
+  ``BuildContext``, keys its units, runs the ones without a verified output and stages what it made.
+- **Atomic publish.** Everything is produced in a ``Staging`` (a copy of the database, a staging site
+  folder) and swapped in only when every phase succeeded, all targets or none. A failure leaves the last
+  good database and site byte-identical and names the failing phase; a bug keeps its traceback, with the
+  phase added as a note.
+- **Locked.** One writer at a time per project (``store.lock``); a second one refuses clearly (or waits
+  with ``--wait``). Staging leftovers of killed builds are removed by the next one.
 - **One snapshot id** (inputs + code version) in the database ``runs`` table, on every page (through the
   shared ``assets/build-info.js``) and in every PDF.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import duckdb
 import polars as pl
 
-from vqr_analysis.store.database import (
-    BuildSummary, Inputs, code_fingerprint, connect_readonly, discard, extract_documents, read_inputs, record_run,
-    snapshot_id, temp_db_path, write_database,
-)
 from vqr_analysis.core.errors import VqrError
-from vqr_analysis.core.paths import build_dir, data_dir, default_db_path, project_root, replace_dir, site_dir
+from vqr_analysis.core.paths import build_dir, data_dir, default_db_path, project_root, site_dir
+from vqr_analysis.publish.notebooks import CELL_TIMEOUT, NOTEBOOK_TIMEOUT
 from vqr_analysis.sources.registry import check_output_dir, check_output_path
+from vqr_analysis.store.cache import ContentStore, atomic_write_text, digest, file_digest, is_pdf, tree_digest
+from vqr_analysis.store.database import (
+    BuildSummary, Inputs, code_fingerprint, connect_readonly, extract_documents, read_inputs, record_run,
+    snapshot_id, write_database,
+)
+from vqr_analysis.store.lock import ProjectLock
+from vqr_analysis.store.staging import Staging, remove_dead_leftovers
 
-__all__ = ["PHASES", "BuildOptions", "BuildResult", "run_build", "data_digests"]
+__all__ = ["PHASES", "BuildOptions", "BuildResult", "BuildFailed", "run_build", "data_digests"]
 
 PHASES = ("registry", "extract", "validate", "database", "notebooks", "site", "briefs")
 
@@ -65,6 +72,8 @@ class BuildOptions:
     jobs: int | None = None
     lang: str = "zh"
     renderer: str = "auto"
+    cell_timeout: float = CELL_TIMEOUT
+    notebook_timeout: float = NOTEBOOK_TIMEOUT
     # Test hook: raise inside this phase (after its work) to prove atomicity.
     fail_in: str | None = None
 
@@ -79,6 +88,9 @@ class BuildOptions:
         # The lock treats a negative timeout as "wait for ever", and NaN compares false with everything.
         if not (math.isfinite(self.wait) and self.wait >= 0):
             raise VqrError(f"--wait must be a number of seconds, 0 or more; not {self.wait}")
+        for name, value in (("--cell-timeout", self.cell_timeout), ("--notebook-timeout", self.notebook_timeout)):
+            if not (math.isfinite(value) and value > 0):
+                raise VqrError(f"{name} must be a number of seconds above 0; not {value}")
         for name in (self.only, self.start):
             if name and name not in PHASES:
                 raise VqrError(f"unknown phase {name!r}; phases: {', '.join(PHASES)}")
@@ -120,24 +132,13 @@ class BuildResult:
         return [f"{p.name}:{u}" for p in self.phases.values() for u in p.ran]
 
 
-def _hash(*parts: object) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode())
-        h.update(b"\x00")
-    return h.hexdigest()[:16]
+class BuildFailed(VqrError):
+    """An expected failure (bad input, unwritable target, failed notebook) in one phase: ``phase`` names it
+    and ``__cause__`` is the original error (a ``NotebookFailed`` keeps its runs)."""
 
-
-def _tree_hash(path: Path) -> str:
-    if path.is_file():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    if not path.is_dir():
-        return "absent"
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts):
-        h.update(f.relative_to(path).as_posix().encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
+    def __init__(self, phase: str, error: VqrError) -> None:
+        self.phase = phase
+        super().__init__(f"build failed in phase '{phase}': {error}")
 
 
 # --- data digests: what a downstream unit shows -----------------------------------------------------------
@@ -207,373 +208,407 @@ def data_digests(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     report_digest = dict(report_rows)
     peers = dict(peers_rows)
     ledger = dict(ledger_rows)
-    out = {region: {"own": _hash(digest, report_digest.get(region), codebook), "peers": peers.get(region) or ""}
-           for region, digest in own_rows}
-    out["__all__"] = {"all": _hash(sorted((k, v) for k, v in out.items()))}
+    out = {region: {"own": digest(rows, report_digest.get(region), codebook), "peers": peers.get(region) or ""}
+           for region, rows in own_rows}
+    out["__all__"] = {"all": digest(sorted((k, v) for k, v in out.items()))}
     for region in ledger:  # only the site shows the ledger: notebooks and briefs keep their keys
         out.setdefault(region, {"own": "", "peers": ""})["ledger"] = ledger[region] or ""
     return out
 
 
-# --- the lock ------------------------------------------------------------------------------------------------
+# --- the build's memory: the keys of what was published ---------------------------------------------------
 
-class _BuildLock:
-    """An exclusive lock on the build folder; the holder's pid and start time are written beside it."""
+class BuildState:
+    """``build/state.json``: per output, the key it was made from and what it looks like on disk.
 
-    def __init__(self, folder: Path, wait: float) -> None:
-        from filelock import FileLock
+    An unreadable or malformed file (``[1]``, a hand edit) is only a cache miss: what it no longer
+    describes is rebuilt and the file rewritten."""
 
-        folder.mkdir(parents=True, exist_ok=True)
-        self.info = folder / ".vqr-build.lock.json"
-        self.lock = FileLock(str(folder / ".vqr-build.lock"))
-        self.wait = wait
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.recorded = self._read(path)
+        self.updates: dict[str, str] = {}  # output → key of this build's version
 
-    def __enter__(self):
-        from filelock import Timeout
-
+    @staticmethod
+    def _read(path: Path) -> dict[str, dict]:
         try:
-            self.lock.acquire(timeout=self.wait)
-        except Timeout:
-            holder = ""
-            try:
-                info = json.loads(self.info.read_text())
-                holder = f" (pid {info['pid']}, started {info['started']})"
-            except (OSError, ValueError, KeyError):
-                pass
-            raise VqrError(f"another vqr build is running{holder}; wait for it to finish or pass --wait SECONDS",
-                           path=self.lock.lock_file) from None
-        self.info.write_text(json.dumps({"pid": os.getpid(), "started": datetime.now(timezone.utc).isoformat()}))
-        return self
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if not isinstance(state, dict):
+            return {}
+        return {k: v for k, v in state.items() if isinstance(v, dict)}
 
-    def __exit__(self, *exc) -> None:
-        self.info.unlink(missing_ok=True)
-        self.lock.release()
+    def key(self, output: str) -> str | None:
+        return self.recorded.get(output, {}).get("key")
 
-
-# --- content-addressed output cache -----------------------------------------------------------------------
-
-class _Cache:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, kind: str, unit: str, key: str, suffix: str) -> Path:
-        return self.root / kind / f"{unit}-{key}{suffix}"
-
-    def get(self, kind: str, unit: str, key: str, suffix: str) -> Path | None:
-        p = self.path(kind, unit, key, suffix)
-        return p if p.exists() else None
-
-    def put(self, kind: str, unit: str, key: str, suffix: str, src: Path) -> Path:
-        dest = self.path(kind, unit, key, suffix)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        for stale in dest.parent.glob(f"{unit}-*{suffix}"):
-            if stale != dest:
-                stale.unlink(missing_ok=True)
-        tmp = dest.with_name(dest.name + ".tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-        return dest
+    def save(self, opts: BuildOptions, snapshot: str) -> None:
+        state = dict(self.recorded)
+        if "db" in self.updates and opts.db_path.is_file():
+            state["db"] = {"key": self.updates["db"], "sha256": file_digest(opts.db_path)}
+        if "site" in self.updates and opts.site.is_dir():
+            state["site"] = {"key": self.updates["site"], "files": site_manifest(opts.site)}
+        state["snapshot"] = snapshot
+        atomic_write_text(self.path, json.dumps(state, indent=2))
 
 
-# --- the build -------------------------------------------------------------------------------------------
-
-def _read_state(path: Path) -> dict[str, dict]:
-    """The content keys of the last build ({output: {"key": …}}); an unreadable or malformed file (``[1]``,
-    a hand edit) is only a cache miss: what it no longer describes is rebuilt and the file rewritten."""
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    if not isinstance(state, dict):
-        return {}
-    return {k: v for k, v in state.items() if isinstance(v, dict)}
+def site_manifest(site: Path) -> dict[str, str]:
+    """Every file of the site but its briefs (the briefs phase checks those), with its SHA-256: a site whose
+    files no longer match (a deleted index.html, an edited page) is not up to date."""
+    return {f.relative_to(site).as_posix(): file_digest(f) for f in sorted(site.rglob("*"))
+            if f.is_file() and f.relative_to(site).parts[0] != "briefs"}
 
 
 Progress = Callable[[str, str], None]  # (phase, message)
 
 
-def run_build(options: BuildOptions | None = None, *, progress: Progress | None = None) -> BuildResult:
-    """Run the selected phases; publish the database and site only if every phase succeeded."""
-    opts = (options or BuildOptions()).resolved()
-    say = progress or (lambda phase, msg: None)
-    with _BuildLock(opts.build, opts.wait):
-        return _Build(opts, say).run()
+@dataclass
+class BuildContext:
+    """What the phases share: options, cache, staging and state, and what earlier phases produced."""
 
+    opts: BuildOptions
+    say: Progress
+    staging: Staging
+    state: BuildState
+    snapshot: str = ""
+    inputs: Inputs | None = None
+    observations: list = field(default_factory=list)
+    unmapped: list = field(default_factory=list)
+    extract_keys: dict[str, str] = field(default_factory=dict)
+    db_summary: BuildSummary | None = None
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    validate_seconds: float = 0.0
 
-class _Build:
-    def __init__(self, opts: BuildOptions, say: Progress) -> None:
-        self.opts = opts
-        self.say = say
-        self.cache = _Cache(opts.build / "cache")
-        self.phases: dict[str, PhaseResult] = {}
-        self.staging = opts.build / f".staging-{os.getpid()}"
-        self.stage_db: Path | None = None  # set once anything downstream of the DB must write to it
-        self.db_summary: BuildSummary | None = None
-        self.snapshot = ""
-        self.state_path = opts.build / "state.json"
-        self.state = _read_state(self.state_path)
-        self.state_updates: dict[str, str] = {}
+    def store(self, kind: str) -> ContentStore:
+        return ContentStore(self.opts.build / "cache" / kind)
 
-    # The phases ---------------------------------------------------------------------------------------
+    def database(self) -> Path:
+        """The database the downstream phases read: this build's staged one, else the live one."""
+        return self.staging.staged(self.opts.db_path) or self.opts.db_path
 
-    def run(self) -> BuildResult:
-        started = time.time()
-        selected = self.opts.selected()
-        self.current = "registry"
-        try:
-            shutil.rmtree(self.staging, ignore_errors=True)
-            self.staging.mkdir(parents=True)
-            inputs = self._timed("registry", lambda r: self._registry(r))
-            self.snapshot = snapshot_id(inputs.hashes)
-            if any(p in selected for p in ("extract", "validate", "database")):
-                observations, unmapped = self._timed("extract", lambda r: self._extract(r, inputs))
-                self._timed("database", lambda r: self._database(r, inputs, observations, unmapped))
-            elif not self.opts.db_path.is_file():
-                raise VqrError("no database to build from; run `vqr build` without --only/--from first",
-                               path=self.opts.db_path)
-            # Reading the database is the first step of the phases after it: a damaged file is their failure,
-            # and the message names the file.
-            self.current = next((p for p in ("notebooks", "site", "briefs") if p in selected), self.current)
-            digests, db_snapshot = _read_digests(self.stage_db or self.opts.db_path)
-            if db_snapshot:
-                self.snapshot = db_snapshot[0][0]
-            for phase, fn in (("notebooks", self._notebooks), ("site", self._site), ("briefs", self._briefs)):
-                if phase in selected:
-                    self._timed(phase, lambda r, fn=fn: fn(r, digests))
-            published = self._publish(started)
-        except VqrError as exc:
-            self._discard()
-            raise VqrError(f"build failed in phase '{self.current}': {exc}") from None
-        except Exception as exc:
-            self._discard()
-            raise VqrError(f"build failed in phase '{self.current}': {exc.__class__.__name__}: {exc}") from exc
-        counts = flags = None
-        if self.db_summary is not None:
-            counts, flags = self.db_summary.counts, self.db_summary.flags
-        return BuildResult(self.snapshot, self.phases, time.time() - started, published, self.db_summary,
-                           counts, flags)
+    def writable_database(self) -> Path:
+        """Downstream phases record their runs in the database: on a staged copy, never the live file."""
+        staged = self.staging.staged(self.opts.db_path)
+        if staged is None:
+            staged = self.staging.file(self.opts.db_path)  # registered before the copy: a short copy is discarded
+            shutil.copyfile(self.opts.db_path, staged)
+        return staged
 
-    def _timed(self, name: str, fn):
-        result = self.phases.setdefault(name, PhaseResult(name))
-        self.current = name
-        self.say(name, "started")
-        t = time.perf_counter()
-        value = fn(result)
-        result.seconds += time.perf_counter() - t
-        if self.opts.fail_in == name:
-            raise RuntimeError(f"injected failure in {name} (test hook)")
-        self.say(name, "done")
-        return value
+    def site_folder(self, *, copy_live: bool) -> Path:
+        return self.staging.folder(self.opts.site, copy_live=copy_live)
 
-    def _registry(self, result: PhaseResult) -> Inputs:
-        inputs = read_inputs(self.opts.data, progress=lambda m: self.say("registry", m))
-        result.note = f"{len(inputs.reports)} reports verified"
-        return inputs
+    def site_staged(self) -> bool:
+        return self.staging.staged(self.opts.site) is not None
 
-    def _extract(self, result: PhaseResult, inputs: Inputs):
-        cache_dir = self.cache.root / "extract"
-        if self.opts.force:  # start from an empty cache; this run refills it
-            shutil.rmtree(cache_dir, ignore_errors=True)
-        observations, unmapped, info = extract_documents(
-            inputs, cache_dir=cache_dir, progress=lambda m: self.say("extract", m))
-        for report_id, meta in info.items():
-            (result.reused if meta["cached"] else result.ran).append(report_id)
-        self._extract_keys = {k: v["key"] for k, v in info.items()}
-        result.note = f"{len(observations)} observations"
-        return observations, unmapped
-
-    def _database(self, result: PhaseResult, inputs: Inputs, observations, unmapped) -> None:
-        key = _hash(self._extract_keys, inputs.hashes, code_fingerprint(("store", "quality")))
-        self.state_updates["db_key"] = key
-        recorded = self.state.get("db", {})
-        if not self.opts.force and recorded.get("key") == key and self.opts.db_path.is_file() \
-                and recorded.get("sha256") == _tree_hash(self.opts.db_path):
-            result.reused.append("database")
-            return
-        started = time.time()
-        timings: dict[str, float] = {}
-        tmp = temp_db_path(self.opts.db_path)
-        discard(tmp)
-        self.opts.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.stage_db = tmp  # registered before the first byte is written: a failure discards it
-        counts, flags, unmapped_df, coverage = write_database(tmp, inputs, observations, unmapped,
-                                                    snapshot=snapshot_id(inputs.hashes), started=started,
-                                                    timings=timings, progress=lambda m: self.say("database", m))
-        self.db_summary = BuildSummary(self.opts.db_path, snapshot_id(inputs.hashes), time.time() - started,
-                                       counts, flags, unmapped_df, timings, coverage)
-        self.phases.setdefault("validate", PhaseResult("validate", seconds=timings.get("validate", 0.0),
-                                                       ran=["checks"]))
-        result.ran.append("database")
-        result.note = f"{int(counts['n'].sum())} observations, {int(flags['n'].sum()) if flags.height else 0} flags"
-
-    def _writable_db(self) -> Path:
-        """Downstream phases record their runs in the database: do it on a staging copy, never the live file."""
-        if self.stage_db is None:
-            tmp = temp_db_path(self.opts.db_path)
-            discard(tmp)
-            self.stage_db = tmp  # registered before the copy: a copy cut short by a full disk is discarded
-            shutil.copyfile(self.opts.db_path, tmp)
-        return self.stage_db
-
-    def _notebooks(self, result: PhaseResult, digests: dict) -> None:
-        from vqr_analysis.publish import notebooks as nb
-
-        src = self.opts.notebooks_src
-        code = code_fingerprint(_NOTEBOOK_CODE)
+    def notebooks_folder(self) -> Path:
+        """The executed notebooks the site shows: this build's staged ones, else the published ones."""
         live = self.opts.build / "notebooks"
-        units = nb.notebook_units(src, self._regions())
-        todo, keys, hits = [], {}, {}
-        for unit in units:
-            # A region notebook shows its own rows and compares them with the other regions' values for the
-            # same indicators; the comparison notebook shows everything.
-            data_key = digests["__all__"]["all"] if unit.region is None else \
-                _hash(digests[unit.region]["own"], digests[unit.region]["peers"])
-            keys[unit.name] = _hash(_tree_hash(src / unit.source), unit.parameters(self.opts.lang), code, data_key)
-            hit = None if self.opts.force else self.cache.get("notebooks", unit.slug, keys[unit.name], ".ipynb")
-            if hit:
-                hits[unit.name] = hit
-                result.reused.append(unit.name)
-            else:
-                todo.append(unit)
-        up_to_date = not todo and all(
-            (live / u.output).is_file() and _tree_hash(live / u.output) == _tree_hash(hits[u.name]) for u in units)
-        if up_to_date:
-            return
-        out = self.staging / "notebooks"
-        for unit in units:
-            if unit.name in hits:
-                (out / unit.output).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(hits[unit.name], out / unit.output)
-        if todo:
-            self.say("notebooks", f"executing {len(todo)} notebook(s)")
-            nb.execute_units(todo, db_path=self._writable_db(), out_dir=out, lang=self.opts.lang,
-                             jobs=self.opts.jobs, snapshot=self.snapshot, source_dir=src)
-            for unit in todo:
-                self.cache.put("notebooks", unit.slug, keys[unit.name], ".ipynb", out / unit.output)
-                result.ran.append(unit.name)
-        self._notebooks_dir = out
+        return self.staging.staged(live) or live
 
-    def _site(self, result: PhaseResult, digests: dict) -> None:
-        notebooks_dir = getattr(self, "_notebooks_dir", None) or self.opts.build / "notebooks"
-        # The snapshot is in the key because every page shows it (via assets/build-info.js).
-        key = _hash(digests, self.snapshot, _tree_hash(notebooks_dir), code_fingerprint(_SITE_CODE),
-                    _tree_hash(project_root() / "_quarto.yml"), _tree_hash(project_root() / "pages"),
-                    self.opts.renderer)
-        self.state_updates["site_key"] = key
-        if not self.opts.force and self.state.get("site", {}).get("key") == key and self.opts.site.is_dir():
-            result.reused.append("site")
-            return
-        from vqr_analysis.publish import site as site_mod  # imported only when rendering: nbformat's import alone costs ~1 s
-
-        out = self._stage_site(copy_live=False)
-        renderer = site_mod.build_site(db_path=self.stage_db or self.opts.db_path, notebooks_dir=notebooks_dir,
-                                       out_dir=out, renderer=self.opts.renderer)
-        result.ran.append("site")
-        result.note = f"rendered with {renderer}"
-        # Briefs live inside the site; carry the current ones over until the briefs phase refreshes them.
-        old_briefs = self.opts.site / "briefs"
-        if old_briefs.is_dir() and not (out / "briefs").exists():
-            shutil.copytree(old_briefs, out / "briefs")
-
-    def _stage_site(self, *, copy_live: bool) -> Path:
-        """The staging folder for the site, beside the live one (same filesystem, so the swap is a rename)."""
-        if getattr(self, "_site_dir", None) is None:
-            out = self.opts.site.with_name(f".{self.opts.site.name}.staging-{os.getpid()}")
-            shutil.rmtree(out, ignore_errors=True)
-            if copy_live and self.opts.site.is_dir():
-                shutil.copytree(self.opts.site, out, symlinks=True)
-            else:
-                out.mkdir(parents=True)
-            self._site_dir = out
-        return self._site_dir
-
-    def _briefs(self, result: PhaseResult, digests: dict) -> None:
-        code = code_fingerprint(_BRIEF_CODE)
-        todo, keys = [], {}
-        for region in self._regions():
-            # The PDF prints the snapshot id, so the snapshot is part of its key.
-            key = _hash(digests[region]["own"], digests[region]["peers"], code, self.snapshot)
-            keys[region] = key
-            hit = None if self.opts.force else self.cache.get("briefs", region, key, ".pdf")
-            live = self.opts.site / "briefs" / f"{region}.pdf"
-            if hit and live.is_file() and _tree_hash(live) == _tree_hash(hit) and getattr(self, "_site_dir", None) is None:
-                result.reused.append(region)  # nothing to stage: the live PDF is the cached one
-            elif hit:
-                out = self._stage_site(copy_live=True) / "briefs"
-                out.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(hit, out / f"{region}.pdf")
-                result.reused.append(region)
-            else:
-                todo.append(region)
-        if todo:
-            from vqr_analysis.publish import briefs as briefs_mod  # imported only when typesetting
-
-            out = self._stage_site(copy_live=True) / "briefs"
-            out.mkdir(parents=True, exist_ok=True)
-            svg_cache = self.cache.root / "svg"
-            written = briefs_mod.build_briefs(db_path=self.stage_db or self.opts.db_path, out_dir=out, regions=todo,
-                                              base=self.opts.data, svg_cache=svg_cache)
-            _prune(svg_cache, days=7)
-            for path in written:
-                region = Path(path).stem
-                self.cache.put("briefs", region, keys[region], ".pdf", Path(path))
-                result.ran.append(region)
-
-    # Helpers --------------------------------------------------------------------------------------------
-
-    def _regions(self) -> list[str]:
-        con = duckdb.connect(str(self.stage_db or self.opts.db_path), read_only=True)
+    def regions(self) -> list[str]:
+        con = duckdb.connect(str(self.database()), read_only=True)
         try:
             return [r[0] for r in con.execute("SELECT region FROM reports ORDER BY id").fetchall()]
         finally:
             con.close()
 
+    def read_digests(self) -> None:
+        self.digests, db_snapshot = _read_digests(self.database())
+        if db_snapshot:
+            self.snapshot = db_snapshot[0][0]
+
+
+# --- the phases: inputs → key → run → outputs ---------------------------------------------------------------
+
+class Phase:
+    """One step of the build. ``run`` reads its inputs from the context, keys each unit of work by content,
+    reuses the units whose key has a verified output, runs the others and stages what it made (or, for the
+    first phases, leaves it in the context for the next)."""
+
+    name = ""
+
+    def run(self, ctx: BuildContext, result: PhaseResult) -> None:
+        raise NotImplementedError
+
+
+class RegistryPhase(Phase):
+    """Registry, codebook and every report, verified against their registered hashes."""
+
+    name = "registry"
+
+    def run(self, ctx: BuildContext, result: PhaseResult) -> None:
+        ctx.inputs = read_inputs(ctx.opts.data, progress=lambda m: ctx.say(self.name, m))
+        ctx.snapshot = snapshot_id(ctx.inputs.hashes)
+        result.note = f"{len(ctx.inputs.reports)} reports verified"
+
+
+class ExtractPhase(Phase):
+    """One unit per report, keyed by its bytes, the codebook, the patterns and the extractor code."""
+
+    name = "extract"
+
+    def run(self, ctx: BuildContext, result: PhaseResult) -> None:
+        store = ctx.store("extract")
+        if ctx.opts.force:  # start from an empty cache; this run refills it
+            store.clear()
+        ctx.observations, ctx.unmapped, info = extract_documents(
+            ctx.inputs, cache_dir=store.folder, progress=lambda m: ctx.say(self.name, m))
+        for report_id, meta in info.items():
+            (result.reused if meta["cached"] else result.ran).append(report_id)
+        ctx.extract_keys = {k: v["key"] for k, v in info.items()}
+        result.note = f"{len(ctx.observations)} observations"
+
+
+class DatabasePhase(Phase):
+    """One unit: the database, keyed by every extraction key, the inputs and the store/quality code; the
+    validation rules run inside it (reported as the 'validate' phase)."""
+
+    name = "database"
+
+    def run(self, ctx: BuildContext, result: PhaseResult) -> None:
+        opts = ctx.opts
+        key = digest(ctx.extract_keys, ctx.inputs.hashes, code_fingerprint(("store", "quality")))
+        ctx.state.updates["db"] = key
+        recorded = ctx.state.recorded.get("db", {})
+        if not opts.force and recorded.get("key") == key and recorded.get("sha256") == file_digest(opts.db_path):
+            result.reused.append("database")
+            return
+        started = time.time()
+        timings: dict[str, float] = {}
+        staged = ctx.staging.file(opts.db_path)  # registered before the first byte: a failure discards it
+        snapshot = snapshot_id(ctx.inputs.hashes)
+        counts, flags, unmapped_df, coverage = write_database(
+            staged, ctx.inputs, ctx.observations, ctx.unmapped, snapshot=snapshot, started=started,
+            timings=timings, progress=lambda m: ctx.say(self.name, m))
+        ctx.db_summary = BuildSummary(opts.db_path, snapshot, time.time() - started, counts, flags, unmapped_df,
+                                      timings, coverage)
+        ctx.validate_seconds = timings.get("validate", 0.0)
+        result.ran.append("database")
+        result.note = f"{int(counts['n'].sum())} observations, {int(flags['n'].sum()) if flags.height else 0} flags"
+
+
+class NotebooksPhase(Phase):
+    """One unit per executed notebook, keyed by its source, parameters, code and the data it shows."""
+
+    name = "notebooks"
+
+    def run(self, ctx: BuildContext, result: PhaseResult) -> None:
+        from vqr_analysis.publish import notebooks as nb
+
+        opts = ctx.opts
+        src = opts.notebooks_src
+        code = code_fingerprint(_NOTEBOOK_CODE)
+        store = ctx.store("notebooks")
+        live = opts.build / "notebooks"
+        units = nb.notebook_units(src, ctx.regions())
+        todo, keys, hits = [], {}, {}
+        for unit in units:
+            # A region notebook shows its own rows and compares them with the other regions' values for the
+            # same indicators; the comparison notebook shows everything.
+            data_key = ctx.digests["__all__"]["all"] if unit.region is None else \
+                digest(ctx.digests[unit.region]["own"], ctx.digests[unit.region]["peers"])
+            keys[unit.name] = digest(tree_digest(src / unit.source), unit.parameters(opts.lang), code, data_key)
+            hit = None if opts.force else store.get(unit.slug, keys[unit.name], ".ipynb")
+            if hit:
+                hits[unit.name] = hit
+            else:
+                todo.append(unit)
+        if not todo and all(file_digest(live / u.output) == file_digest(hits[u.name]) for u in units):
+            result.reused.extend(u.name for u in units)
+            return
+        # About to publish cached notebooks: each must be a valid notebook executed for its own unit.
+        for unit in units:
+            if unit.name in hits and not nb.check_executed(hits[unit.name], unit, opts.lang):
+                store.drop(hits.pop(unit.name))
+                todo.append(unit)
+        out = ctx.staging.scratch / "notebooks"
+        out.mkdir(parents=True, exist_ok=True)
+        ctx.staging.adopt(out, live)
+        for unit in units:
+            if unit.name in hits:
+                (out / unit.output).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(hits[unit.name], out / unit.output)
+                result.reused.append(unit.name)
+        if todo:
+            ctx.say(self.name, f"executing {len(todo)} notebook(s)")
+            nb.execute_units(todo, db_path=ctx.writable_database(), out_dir=out, lang=opts.lang, jobs=opts.jobs,
+                             snapshot=ctx.snapshot, source_dir=src, cell_timeout=opts.cell_timeout,
+                             notebook_timeout=opts.notebook_timeout)
+            for unit in todo:
+                store.put(unit.slug, keys[unit.name], ".ipynb", out / unit.output)
+                result.ran.append(unit.name)
+
+
+class SitePhase(Phase):
+    """One unit: the site, keyed by the data digests, the snapshot, the executed notebooks, the site code,
+    pages and renderer; reused only while its published files are the ones recorded."""
+
+    name = "site"
+
+    def run(self, ctx: BuildContext, result: PhaseResult) -> None:
+        opts = ctx.opts
+        notebooks_dir = ctx.notebooks_folder()
+        # The snapshot is in the key because every page shows it (via assets/build-info.js).
+        key = digest(ctx.digests, ctx.snapshot, tree_digest(notebooks_dir), code_fingerprint(_SITE_CODE),
+                     tree_digest(project_root() / "_quarto.yml"), tree_digest(project_root() / "pages"),
+                     opts.renderer)
+        ctx.state.updates["site"] = key
+        recorded = ctx.state.recorded.get("site", {})
+        if not opts.force and recorded.get("key") == key and opts.site.is_dir() \
+                and recorded.get("files") == site_manifest(opts.site):
+            result.reused.append("site")
+            return
+        from vqr_analysis.publish import site as site_mod  # imported only when rendering: nbformat's import alone costs ~1 s
+
+        out = ctx.site_folder(copy_live=False)
+        rendered = site_mod.build_site(db_path=ctx.database(), notebooks_dir=notebooks_dir, out_dir=out,
+                                       renderer=opts.renderer)
+        result.ran.append("site")
+        result.note = f"rendered with {rendered.renderer}"
+        # Briefs live inside the site; carry the current ones over until the briefs phase refreshes them.
+        old_briefs = opts.site / "briefs"
+        if old_briefs.is_dir() and not (out / "briefs").exists():
+            shutil.copytree(old_briefs, out / "briefs")
+
+
+class BriefsPhase(Phase):
+    """One unit per region's PDF, keyed by the data it shows, the code and the snapshot it prints."""
+
+    name = "briefs"
+
+    def run(self, ctx: BuildContext, result: PhaseResult) -> None:
+        opts = ctx.opts
+        code = code_fingerprint(_BRIEF_CODE)
+        store = ctx.store("briefs")
+        todo, keys = [], {}
+        for region in ctx.regions():
+            keys[region] = digest(ctx.digests[region]["own"], ctx.digests[region]["peers"], code, ctx.snapshot)
+            hit = None if opts.force else store.get(region, keys[region], ".pdf", check=is_pdf)
+            live = opts.site / "briefs" / f"{region}.pdf"
+            if hit and not ctx.site_staged() and file_digest(live) == file_digest(hit):
+                result.reused.append(region)  # nothing to stage: the live PDF is the cached one
+            elif hit:
+                out = ctx.site_folder(copy_live=True) / "briefs"
+                out.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(hit, out / f"{region}.pdf")
+                result.reused.append(region)
+            else:
+                todo.append(region)
+        if not todo:
+            return
+        from vqr_analysis.publish import briefs as briefs_mod  # imported only when typesetting
+
+        out = ctx.site_folder(copy_live=True) / "briefs"
+        out.mkdir(parents=True, exist_ok=True)
+        svg_cache = opts.build / "cache" / "svg"
+        written = briefs_mod.build_briefs(db_path=ctx.database(), out_dir=out, regions=todo, base=opts.data,
+                                          svg_cache=svg_cache)
+        _prune(svg_cache, days=7)
+        for path in written:
+            region = Path(path).stem
+            store.put(region, keys[region], ".pdf", Path(path))
+            result.ran.append(region)
+
+
+# --- the build -------------------------------------------------------------------------------------------
+
+def run_build(options: BuildOptions | None = None, *, progress: Progress | None = None) -> BuildResult:
+    """Run the selected phases; publish the database and site only if every phase succeeded."""
+    opts = (options or BuildOptions()).resolved()
+    say = progress or (lambda phase, msg: None)
+    with ProjectLock(opts.build, wait=opts.wait, command="build"):
+        # Under the lock no other writer runs: leftovers of processes that are gone are garbage.
+        remove_dead_leftovers([opts.db_path.parent, opts.build, opts.site.parent, opts.build / "notebooks",
+                               opts.build / "notebooks" / "regions",
+                               *(p for p in (opts.build / "cache").glob("*") if p.is_dir())])
+        return _Build(opts, say).run()
+
+
+class _Build:
+    """Runs the phases in order on one context and publishes, or discards everything and names the phase."""
+
+    def __init__(self, opts: BuildOptions, say: Progress) -> None:
+        self.opts = opts
+        self.ctx = BuildContext(opts, say, Staging(opts.build / f".staging-{os.getpid()}"),
+                                BuildState(opts.build / "state.json"))
+        self.phases: dict[str, PhaseResult] = {}
+        self.current = "registry"
+
+    def run(self) -> BuildResult:
+        started = time.time()
+        ctx = self.ctx
+        try:
+            ctx.staging.open()
+            published = self._run_phases(started)
+        except VqrError as exc:
+            ctx.staging.discard()
+            raise BuildFailed(self.current, exc) from exc
+        except BaseException as exc:
+            ctx.staging.discard()
+            if isinstance(exc, Exception):  # a bug: keep its traceback, say where it happened
+                exc.add_note(f"vqr build failed in phase '{self.current}'; nothing was published, the last "
+                             "good database and site are unchanged")
+            raise
+        summary = ctx.db_summary
+        return BuildResult(ctx.snapshot, self.phases, time.time() - started, published, summary,
+                           summary.counts if summary else None, summary.flags if summary else None)
+
+    def _run_phases(self, started: float) -> bool:
+        ctx, selected = self.ctx, self.opts.selected()
+        self._step(RegistryPhase())
+        if any(p in selected for p in ("extract", "validate", "database")):
+            self._step(ExtractPhase())
+            self._step(DatabasePhase())
+            if ctx.db_summary is not None:
+                self.phases.setdefault("validate", PhaseResult(
+                    "validate", seconds=ctx.validate_seconds, ran=["checks"]))
+        elif not self.opts.db_path.is_file():
+            raise VqrError("no database to build from; run `vqr build` without --only/--from first",
+                           path=self.opts.db_path)
+        downstream = [p for p in (NotebooksPhase(), SitePhase(), BriefsPhase()) if p.name in selected]
+        # Reading the database is the first step of the phases after it: a damaged file is their failure,
+        # and the message names the file.
+        if downstream:
+            self.current = downstream[0].name
+        ctx.read_digests()
+        for phase in downstream:
+            self._step(phase)
+        self.current = "publish"
+        return self._publish(started)
+
+    def _step(self, phase: Phase) -> None:
+        result = self.phases.setdefault(phase.name, PhaseResult(phase.name))
+        self.current = phase.name
+        self.ctx.say(phase.name, "started")
+        t = time.perf_counter()
+        phase.run(self.ctx, result)
+        result.seconds += time.perf_counter() - t
+        if self.opts.fail_in == phase.name:
+            raise RuntimeError(f"injected failure in {phase.name} (test hook)")
+        self.ctx.say(phase.name, "done")
+
     def _publish(self, started: float) -> bool:
-        """Swap staged outputs in: database first (os.replace), then site (rename dance), then notebooks."""
-        if self.stage_db is None and not getattr(self, "_site_dir", None) and not getattr(self, "_notebooks_dir", None):
-            shutil.rmtree(self.staging, ignore_errors=True)
-            if self.state_updates:
-                self._save_state()
+        """Swap every staged output in (all or none), then record the keys of what is now live."""
+        ctx = self.ctx
+        if not ctx.staging:
+            ctx.staging.discard()
+            if ctx.state.updates:
+                ctx.state.save(self.opts, ctx.snapshot)
             return False
-        if self.stage_db is not None:
-            con = duckdb.connect(str(self.stage_db))
+        staged_db = ctx.staging.staged(self.opts.db_path)
+        if staged_db is not None:
+            con = duckdb.connect(str(staged_db))
             try:
-                record_run(con, kind="build", snapshot=self.snapshot, started=started,
+                record_run(con, kind="build", snapshot=ctx.snapshot, started=started,
                            params={"only": self.opts.only, "from": self.opts.start, "force": self.opts.force},
                            timings={name: {"seconds": round(p.seconds, 4), "ran": p.ran, "reused": p.reused}
                                     for name, p in self.phases.items()})
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
-            os.replace(self.stage_db, self.opts.db_path)
-            self.stage_db = None
-        site_out = getattr(self, "_site_dir", None)
-        if site_out is not None:
-            replace_dir(site_out, self.opts.site)
-        nb_out = getattr(self, "_notebooks_dir", None)
-        if nb_out is not None:
-            replace_dir(nb_out, self.opts.build / "notebooks")
-        shutil.rmtree(self.staging, ignore_errors=True)
-        self._save_state()
+        ctx.staging.publish()
+        ctx.state.save(self.opts, ctx.snapshot)
         return True
-
-    def _save_state(self) -> None:
-        state = dict(self.state)
-        if "db_key" in self.state_updates and self.opts.db_path.is_file():
-            state["db"] = {"key": self.state_updates["db_key"], "sha256": _tree_hash(self.opts.db_path)}
-        if "site_key" in self.state_updates and self.opts.site.is_dir():
-            state["site"] = {"key": self.state_updates["site_key"]}
-        state["snapshot"] = self.snapshot
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-        os.replace(tmp, self.state_path)
-
-    def _discard(self) -> None:
-        if self.stage_db is not None:
-            discard(self.stage_db)
-        shutil.rmtree(self.staging, ignore_errors=True)
-        if getattr(self, "_site_dir", None) is not None:
-            shutil.rmtree(self._site_dir, ignore_errors=True)
 
 
 def _prune(folder: Path, *, days: float) -> None:

@@ -24,12 +24,23 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 DbOption = typer.Option(None, "--db", envvar="VQR_DB", help="Database path (default data/vqr.duckdb).")
+# Defaults as in publish.notebooks (CELL_TIMEOUT, NOTEBOOK_TIMEOUT), not imported here to keep `vqr --help` fast.
+CellTimeoutOption = typer.Option(300.0, "--cell-timeout", help="Seconds a notebook cell may run (default 300).")
+NotebookTimeoutOption = typer.Option(900.0, "--notebook-timeout",
+                                     help="Seconds a whole notebook may run (default 900).")
 
 
 def _db(db: Optional[Path]) -> Path:
     from vqr_analysis.core.paths import default_db_path
 
     return Path(db) if db else default_db_path()
+
+
+def _project_lock(command: str):
+    """The project's write lock (store.lock): every command that writes into the project holds it."""
+    from vqr_analysis.store.lock import ProjectLock
+
+    return ProjectLock(command=command)
 
 
 def _print_frame(frame, title: str | None = None, max_rows: int = 200) -> None:
@@ -57,12 +68,14 @@ def db(
     from vqr_analysis.sources.registry import check_output_path
 
     target = check_output_path(_db(db), suffixes=(".duckdb", ".db"), what="database")
-    if err_console.is_terminal:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True) as prog:
-            task = prog.add_task("building database", total=None)
-            summary = build_database(target, progress=lambda msg: prog.update(task, description=msg))
-    else:  # logs and CI: a spinner would print nothing, so print one line per step
-        summary = build_database(target, progress=lambda msg: err_console.print(f"… {msg}", highlight=False))
+    with _project_lock("db"):
+        if err_console.is_terminal:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console,
+                          transient=True) as prog:
+                task = prog.add_task("building database", total=None)
+                summary = build_database(target, progress=lambda msg: prog.update(task, description=msg))
+        else:  # logs and CI: a spinner would print nothing, so print one line per step
+            summary = build_database(target, progress=lambda msg: err_console.print(f"… {msg}", highlight=False))
     print_build_summary(summary, show_unmapped=report_unmapped)
 
 
@@ -129,10 +142,8 @@ def export(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Write all observations (with their provenance) to CSV or Parquet."""
-    import duckdb
+    from contextlib import nullcontext
 
-    from vqr_analysis.analysis.spreadsheet import neutralise_formulas
-    from vqr_analysis.store.database import connect_readonly
     from vqr_analysis.core.paths import data_dir
     from vqr_analysis.sources.registry import check_output_path
 
@@ -140,14 +151,39 @@ def export(
         raise VqrError(f"unknown format {format!r}; use csv or parquet")
     out = check_output_path(output or data_dir() / f"observations.{format}", suffixes=(f".{format}",),
                             what="export")
-    con = connect_readonly(_db(db))
+    with _project_lock("export") if _inside_project(out) else nullcontext():
+        frame = _read_observations(_db(db))
+        _write_export(frame, out, format)
+    console.print(f"wrote {frame.height} observations to {out}")
+
+
+def _inside_project(path: Path) -> bool:
+    """True for a path in the checkout, its data folder or its build folder (what the lock protects)."""
+    from vqr_analysis.core.paths import build_dir, data_dir, project_root
+
+    target = path.resolve()
+    return any(target.is_relative_to(p.resolve()) for p in (project_root(), data_dir(), build_dir()))
+
+
+def _read_observations(db_path: Path):
+    import duckdb
+
+    from vqr_analysis.store.database import connect_readonly
+
+    con = connect_readonly(db_path)
     try:
         frame = con.sql("SELECT * FROM observations ORDER BY obs_id").pl()
     except duckdb.Error as exc:  # a damaged block surfaces only when read
         raise VqrError(f"cannot read observations: {str(exc).splitlines()[0]}; rebuild it with `vqr db`",
-                       path=_db(db)) from None
+                       path=db_path) from None
     finally:
         con.close()
+    return frame
+
+
+def _write_export(frame, out: Path, format: str) -> None:
+    from vqr_analysis.analysis.spreadsheet import neutralise_formulas
+
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if format == "csv":
@@ -156,7 +192,6 @@ def export(
             frame.write_parquet(out)
     except OSError as exc:
         raise VqrError(f"cannot write the export: {exc.strerror or str(exc).splitlines()[0]}", path=out) from None
-    console.print(f"wrote {frame.height} observations to {out}")
 
 
 def _csv_safe(frame, columns: tuple[str, ...]):
@@ -247,7 +282,9 @@ def briefs(
     from vqr_analysis.sources.registry import check_output_dir
 
     started = time.perf_counter()
-    paths = build_briefs(_db(db), out and check_output_dir(out, what="briefs", require_marker=True), region or None)
+    out = out and check_output_dir(out, what="briefs", require_marker=True)
+    with _project_lock("briefs"):
+        paths = build_briefs(_db(db), out, region or None)
     for path in paths:
         console.print(f"wrote {path}", highlight=False)
     console.print(f"{len(paths)} briefs in {time.perf_counter() - started:.2f}s")
@@ -262,6 +299,8 @@ def notebooks(
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default build/notebooks)."),
     comparison: Optional[bool] = typer.Option(None, "--comparison/--no-comparison",
                                               help="Also run the comparison (default: only without --region)."),
+    cell_timeout: float = CellTimeoutOption,
+    notebook_timeout: float = NotebookTimeoutOption,
 ) -> None:
     """Execute the region-profile notebook per region and the comparison notebook with papermill."""
     import polars as pl
@@ -273,8 +312,10 @@ def notebooks(
         err_console.print(f"{'ok    ' if run.ok else 'FAILED'} {run.output.name:<24} {run.seconds:6.1f}s",
                           highlight=False)
 
-    runs = run_notebooks(_db(db), out and check_output_dir(out, what="notebooks", require_marker=True), regions=region or None,
-                         lang=lang, jobs=jobs, comparison=comparison, progress=report)
+    out = out and check_output_dir(out, what="notebooks", require_marker=True)
+    with _project_lock("notebooks"):
+        runs = run_notebooks(_db(db), out, regions=region or None, lang=lang, jobs=jobs, comparison=comparison,
+                             progress=report, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout)
     _print_frame(pl.DataFrame([{"notebook": r.notebook, "output": str(r.output), "seconds": round(r.seconds, 1),
                                 "status": "ok" if r.ok else "error"} for r in runs]), title="executed notebooks")
 
@@ -291,7 +332,7 @@ def site(
     from vqr_analysis.publish.site import build_site
 
     out = out and check_output_dir(out, what="site", require_marker=True)  # the site folder is replaced whole
-    with err_console.status("building site") as status:
+    with _project_lock("site"), err_console.status("building site") as status:
         result = build_site(_db(db), notebooks_dir, out, renderer=renderer,
                             progress=lambda msg: status.update(msg))
     console.print(f"site: {len(result.pages)} pages rendered with the {result.renderer} renderer "
@@ -307,6 +348,8 @@ def build(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Parallel notebook executions (default: cores)."),
     lang: str = typer.Option("zh", "--lang", help="Notebook language: zh or en."),
     renderer: str = typer.Option("auto", "--renderer", help="Site renderer: auto, quarto or embedded."),
+    cell_timeout: float = CellTimeoutOption,
+    notebook_timeout: float = NotebookTimeoutOption,
     db: Optional[Path] = DbOption,
 ) -> None:
     """Rebuild everything that changed: registry → extract → validate → database → notebooks → site → briefs."""
@@ -317,7 +360,7 @@ def build(
 
     db = check_output_path(db, suffixes=(".duckdb", ".db"), what="database") if db else None
     opts = BuildOptions(db_path=db, only=only, start=start, force=force, wait=wait, jobs=jobs, lang=lang,
-                        renderer=renderer)
+                        renderer=renderer, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout)
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[phase]:<10}[/] {task.description}"),
                   TimeElapsedColumn(), console=err_console, transient=False) as prog:
         tasks: dict[str, int] = {}
@@ -351,6 +394,12 @@ def print_build_result(result) -> None:
 
 def main() -> None:
     """Console entry point: user errors become one line and exit code 2."""
+    import signal
+
+    def terminate(signum, _frame):  # `kill PID`: clean up as on Ctrl-C (staging removed, kernels killed)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         app()
     except VqrError as exc:

@@ -449,7 +449,7 @@ def test_kernel_log_of_a_failed_run_survives_its_staging_folder(monkeypatch, tmp
     monkeypatch.setenv("VQR_BUILD_DIR", str(tmp_path / "build"))
     staging = tmp_path / "build" / ".staging-1"
     unit = next(u for u in nb.notebook_units(regions=["xinjiang"], comparison=False))
-    run = nb._execute((unit, nb.notebook_dir(), staging, built_db, unit.parameters("zh")))
+    run = nb._execute((unit, nb.notebook_dir(), staging, built_db, unit.parameters("zh"), nb.CELL_TIMEOUT))
     shutil.rmtree(staging)
     assert not run.ok and "Kernel died" in run.error
     log = Path(re.search(r"kernel log: (\S+)\)", run.error).group(1))

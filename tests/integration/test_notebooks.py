@@ -272,7 +272,7 @@ def test_failure_names_notebook_cell_and_error_and_keeps_last_good(built_db, tmp
     good.parent.mkdir(parents=True)
     good.write_text("last good output", encoding="utf-8")
     unit = nbrun.notebook_units(NOTEBOOKS, [registry[0].region], comparison=False)
-    with pytest.raises(VqrError) as info:
+    with pytest.raises(nbrun.NotebookFailed) as info:
         nbrun.execute_units(unit, db_path=db, out_dir=out, source_dir=_broken_source(tmp_path), jobs=1)
     message = str(info.value)
     assert "region_profile.ipynb" in message and registry[0].region in message

@@ -7,11 +7,10 @@ notebooks and the tests agree. ``VQR_DB`` overrides the database path, ``VQR_DAT
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 __all__ = [
-    "PACKAGE_DIR", "project_root", "data_dir", "default_db_path", "build_dir", "site_dir", "replace_dir",
+    "PACKAGE_DIR", "project_root", "data_dir", "default_db_path", "build_dir", "site_dir",
     "OUTPUT_MARKER", "mark_output_dir", "is_vqr_output", "PROJECT_SOURCE_FOLDERS",
 ]
 
@@ -78,20 +77,3 @@ def is_vqr_output(folder: Path) -> bool:
     if not folder.exists():
         return True
     return (folder / OUTPUT_MARKER).is_file() or not any(folder.iterdir())
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Put folder ``new`` in place of ``target`` (same filesystem): two renames, the old copy removed only once
-    the new one is in, and restored if the second rename fails. Readers never see a half-written folder."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mark_output_dir(new)
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        if old.exists():
-            os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

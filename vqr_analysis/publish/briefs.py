@@ -16,9 +16,7 @@ a VqrError and no PDF. Each PDF is written to a temporary file and renamed into 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from vqr_analysis.analysis import api as analysis
 from vqr_analysis.core.errors import VqrError, check_known
 from vqr_analysis.core.paths import mark_output_dir
 from vqr_analysis.publish.fonts import CjkFont, find_cjk_font, missing_glyphs, register_chart_font
+from vqr_analysis.store.cache import ContentStore, atomic_path, digest
 
 __all__ = [
     "HEADLINE_CODES", "HEADLINE_MIN", "HEADLINE_MAX", "MAX_CHARTS", "TEMPLATE", "BriefContent", "brief_content",
@@ -359,17 +358,13 @@ def _chart_svg(spec: dict, font: CjkFont, cache_dir: Path | None) -> str:
         return charts.to_svg(spec)
     import vl_convert
 
-    key = hashlib.sha256(json.dumps([spec, str(font.path), vl_convert.__version__], sort_keys=True,
-                                    ensure_ascii=False).encode()).hexdigest()[:24]
-    path = Path(cache_dir) / f"{key}.svg"
-    if path.is_file():
-        os.utime(path)  # recently used: kept by pruning
-        return path.read_text(encoding="utf-8")
+    store = ContentStore(Path(cache_dir))
+    key = digest(spec, str(font.path), vl_convert.__version__)
+    hit = store.get("chart", key, ".svg")
+    if hit is not None:
+        return hit.read_text(encoding="utf-8")
     svg = charts.to_svg(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(svg, encoding="utf-8")
-    os.replace(tmp, path)
+    store.put("chart", key, ".svg", svg.encode("utf-8"), keep_others=True)
     return svg
 
 
@@ -397,15 +392,11 @@ def render_brief(content: BriefContent, out_path: Path, font: CjkFont, *, compil
     compiler = compiler or _compiler(font)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.building-{os.getpid()}")
-    try:
+    with atomic_path(out_path) as tmp:
         _, warnings = compiler.compile_with_warnings(output=str(tmp), sys_inputs=inputs)
         font_warnings = [w.message for w in warnings if "font" in w.message]
         if font_warnings:
             raise VqrError(f"Typst could not use the font for the {content.region} brief: {font_warnings[0]}")
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out_path
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import time
 from contextlib import contextmanager
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.connection import wait as wait_for_ready
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -34,7 +35,8 @@ from vqr_analysis.core.paths import build_dir, default_db_path, mark_output_dir,
 
 __all__ = [
     "NotebookUnit", "NotebookRun", "run_notebooks", "execute_units", "notebook_units", "notebook_dir",
-    "notebook_parameters", "REGION_NOTEBOOK", "COMPARISON_NOTEBOOK", "KERNEL_NAME",
+    "notebook_parameters", "REGION_NOTEBOOK", "COMPARISON_NOTEBOOK", "KERNEL_NAME", "NotebookFailed",
+    "CELL_TIMEOUT", "NOTEBOOK_TIMEOUT", "check_executed",
 ]
 
 REGION_NOTEBOOK = "region_profile.ipynb"
@@ -42,6 +44,11 @@ COMPARISON_NOTEBOOK = "regional_comparison.ipynb"
 # The kernelspec ipykernel installs into the venv; jupyter_client starts it with the running interpreter.
 KERNEL_NAME = "python3"
 _LANGS = ("zh", "en")
+# Seconds. A cell of these notebooks takes well under ten seconds and a whole notebook under a minute on a
+# laptop; the limits only stop a hung kernel (a cell waiting on input, a loop that never ends) from
+# holding the build, and its lock, for ever.
+CELL_TIMEOUT = 300.0
+NOTEBOOK_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,17 @@ class NotebookRun:
     @property
     def path(self) -> Path:
         return self.output
+
+
+class NotebookFailed(VqrError):
+    """Some notebooks of a batch failed: the message names the first (notebook, cell, error) in one line;
+    ``runs`` holds every run of the batch, the failed ones with their error."""
+
+    def __init__(self, runs: Sequence[NotebookRun]) -> None:
+        self.runs = tuple(runs)
+        failures = [r for r in self.runs if not r.ok]
+        more = f" (and {len(failures) - 1} more failed notebook(s))" if len(failures) > 1 else ""
+        super().__init__((failures[0].error if failures else "no notebook failed") + more)
 
 
 def notebook_dir() -> Path:
@@ -117,9 +135,12 @@ def _check_regions(regions: Sequence[str] | None) -> list[str]:
     return check_known("region", regions, known)
 
 
-def _describe_failure(where: str, exc: BaseException) -> str:
+def _describe_failure(where: str, exc: BaseException, cell_timeout: float | None = None) -> str:
+    from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
+    if isinstance(exc, CellTimeoutError):
+        return f"notebook {where} timed out: a cell ran longer than {cell_timeout:g} s (--cell-timeout)"
     if isinstance(exc, PapermillExecutionError):
         first_line = next((ln.strip() for ln in exc.source.splitlines() if ln.strip()), "")
         evalue = str(exc.evalue).splitlines()[0] if exc.evalue else ""
@@ -154,6 +175,19 @@ def _finalise(path: Path) -> list[str]:
     return errors
 
 
+def check_executed(path: Path, unit: NotebookUnit, lang: str = "zh") -> bool:
+    """True if ``path`` is a valid notebook (nbformat's schema) that papermill executed with ``unit``'s
+    parameters: a cached notebook is published only if it is sound and is the one of its own region."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception:  # noqa: BLE001 — not JSON, not a notebook, not readable: all mean "do not use it"
+        return False
+    return nb.metadata.get("papermill", {}).get("parameters") == unit.parameters(lang)
+
+
 @contextmanager
 def _kernel_stderr_to(path: Path) -> Iterator[None]:
     """Send this process's stderr (inherited by the kernel it starts) to ``path`` for the duration.
@@ -173,16 +207,18 @@ def _kernel_stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
-def _execute(job: tuple[NotebookUnit, Path, Path, Path, dict]) -> NotebookRun:
+def _execute(job: tuple[NotebookUnit, Path, Path, Path, dict, float]) -> NotebookRun:
     """Run one notebook (in a worker process). Never raises: the outcome is in the returned record."""
     import papermill
 
-    unit, src, out, db, parameters = job
+    unit, src, out, db, parameters, cell_timeout = job
     target = out / unit.output
     run = NotebookRun(unit.source, unit.slug, target, {**parameters, "db": str(db)})
     run.started, started = time.time(), time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.stem}.partial.ipynb")
+    # The pid in the name lets the next build remove it if this process is killed (staging.py); papermill
+    # wants the .ipynb suffix.
+    partial = target.with_name(f".{target.stem}.building-{os.getpid()}.ipynb")
     failed = target.with_name(f"{target.stem}.failed.ipynb")
     # The database reaches the kernel through VQR_DB rather than a parameter, so the executed notebook holds
     # no machine-specific path (and stays byte-identical across staging folders).
@@ -193,6 +229,7 @@ def _execute(job: tuple[NotebookUnit, Path, Path, Path, dict]) -> NotebookRun:
             papermill.execute_notebook(
                 str(src / unit.source), str(partial), parameters=parameters, kernel_name=KERNEL_NAME,
                 cwd=str(src), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                execution_timeout=cell_timeout,
             )
         errors = _finalise(partial)
         if errors:
@@ -202,7 +239,8 @@ def _execute(job: tuple[NotebookUnit, Path, Path, Path, dict]) -> NotebookRun:
         log.unlink(missing_ok=True)
         run.ok = True
     except Exception as exc:  # noqa: BLE001 — any failure becomes the run's error message
-        run.error = _describe_failure(f"{unit.source} ({unit.slug})", exc) + f" (kernel log: {_keep_log(log)})"
+        run.error = (_describe_failure(f"{unit.source} ({unit.slug})", exc, cell_timeout)
+                     + f" (kernel log: {_keep_log(log)})")
         if partial.exists():
             os.replace(partial, failed)
     run.seconds = time.perf_counter() - started
@@ -249,51 +287,115 @@ def _record(runs: list[NotebookRun], db_path: Path, snapshot: str, wall: float) 
 def execute_units(units: Sequence[NotebookUnit], *, db_path: str | Path, out_dir: str | Path, lang: str = "zh",
                   jobs: int | None = None, snapshot: str | None = None, source_dir: str | Path | None = None,
                   record: bool = True, raise_on_error: bool = True,
-                  progress: Callable[[NotebookRun], None] | None = None) -> list[NotebookRun]:
+                  progress: Callable[[NotebookRun], None] | None = None,
+                  cell_timeout: float = CELL_TIMEOUT, notebook_timeout: float = NOTEBOOK_TIMEOUT) -> list[NotebookRun]:
     """Execute ``units`` into ``out_dir`` against ``db_path``, in parallel, and record them in its ``runs``.
 
-    ``jobs`` worker processes (default: one per core, at most one per unit), each papermill call with its
-    own kernel. With ``raise_on_error`` a failure raises a VqrError (after all units ran and were recorded)
-    naming the notebook, the cell and the error; the error carries the runs as ``.runs``.
+    ``jobs`` worker processes at a time (default: one per core, at most one per unit), each notebook in its
+    own process group with its own kernel. A cell running longer than ``cell_timeout`` seconds, or a
+    notebook longer than ``notebook_timeout``, fails that notebook and its kernel and workers are killed
+    (so are all of them on an interrupt). With ``raise_on_error`` a failure raises ``NotebookFailed`` (after
+    all units ran and were recorded) naming the notebook, the cell and the error, with every run in ``.runs``.
     """
     if lang not in _LANGS:
         raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(_LANGS)}")
+    for name, value in (("--cell-timeout", cell_timeout), ("--notebook-timeout", notebook_timeout)):
+        if not (isinstance(value, (int, float)) and value > 0 and value == value and value != float("inf")):
+            raise VqrError(f"{name} must be a number of seconds above 0; not {value}")
     db = Path(db_path).resolve()
     if not db.is_file():
         raise VqrError("database not found; build it with `vqr db`", path=db)
     src = Path(source_dir).resolve() if source_dir else notebook_dir()
     out = mark_output_dir(Path(out_dir).resolve())
-    jobs_list = [(unit, src, out, db, unit.parameters(lang)) for unit in units]
+    jobs_list = [(unit, src, out, db, unit.parameters(lang), float(cell_timeout)) for unit in units]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(jobs_list)))
     t0 = time.perf_counter()
-    done: list[NotebookRun] = []
-    if workers == 1:
-        saved = os.environ.get("VQR_DB")
-        try:
-            for job in jobs_list:
-                done.append(_execute(job))
-                if progress:
-                    progress(done[-1])
-        finally:
-            os.environ.pop("VQR_DB", None) if saved is None else os.environ.__setitem__("VQR_DB", saved)
-    elif jobs_list:
-        # Separate processes: each papermill call starts and talks to its own kernel without sharing an
-        # event loop. 'spawn' avoids forking a parent that may hold DuckDB/polars thread pools.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for result in pool.map(_execute, jobs_list):
-                done.append(result)
-                if progress:
-                    progress(result)
+    done = _run_isolated(jobs_list, workers, float(notebook_timeout), progress)
     wall = time.perf_counter() - t0
     if record and done:
         _record(done, db, snapshot or _snapshot(db), wall)
-    failures = [r for r in done if not r.ok]
-    if failures and raise_on_error:
-        more = f" (and {len(failures) - 1} more failed notebook(s))" if len(failures) > 1 else ""
-        err = VqrError(failures[0].error + more)
-        err.runs = done
-        raise err
+    if raise_on_error and any(not r.ok for r in done):
+        raise NotebookFailed(done)
     return done
+
+
+def _worker(job: tuple, conn) -> None:
+    """A notebook's worker process: leads its own process group, so its kernel (and anything the kernel
+    starts) can be killed with it; sends the run record back."""
+    os.setsid()
+    conn.send(_execute(job))
+    conn.close()
+
+
+def _kill_group(proc) -> None:
+    """Kill a worker, its kernel and their children (one process group; see ``_worker``)."""
+    for kill in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill):
+        try:
+            kill()
+        except (ProcessLookupError, PermissionError, ValueError):
+            pass
+    proc.join()
+
+
+def _run_isolated(jobs_list: list[tuple], workers: int, notebook_timeout: float,
+                  progress: Callable[[NotebookRun], None] | None) -> list[NotebookRun]:
+    """Run every job in its own spawned process, ``workers`` at a time, each within ``notebook_timeout``.
+
+    'spawn' avoids forking a parent that may hold DuckDB/polars thread pools. Whatever happens — a timeout,
+    a worker that dies, an interrupt — no worker or kernel outlives this call."""
+    ctx = get_context("spawn")
+    pending = list(enumerate(jobs_list))
+    running: dict[int, tuple] = {}  # index → (process, receiving end, deadline)
+    results: dict[int, NotebookRun] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                index, job = pending.pop(0)
+                receive, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_worker, args=(job, send), name=f"vqr-notebook-{job[0].slug}")
+                proc.start()
+                send.close()  # the child holds the only sending end: its death reads as end-of-file
+                running[index] = (proc, receive, time.monotonic() + notebook_timeout)
+            next_deadline = min(deadline for _, _, deadline in running.values())
+            ready = wait_for_ready([r for _, r, _ in running.values()],
+                                   timeout=max(0.0, next_deadline - time.monotonic()))
+            for index, (proc, receive, deadline) in list(running.items()):
+                unit = jobs_list[index][0]
+                if receive in ready:
+                    try:
+                        run = receive.recv()
+                    except (EOFError, OSError):
+                        run = None
+                    _kill_group(proc)  # anything the notebook left running
+                    if run is None:
+                        run = _failed_run(jobs_list[index], f"notebook {unit.source} ({unit.slug}) failed: its "
+                                                            f"worker process died (exit code {proc.exitcode})")
+                elif time.monotonic() >= deadline:
+                    _kill_group(proc)
+                    run = _failed_run(jobs_list[index], f"notebook {unit.source} ({unit.slug}) timed out: it "
+                                                        f"ran longer than {notebook_timeout:g} s (--notebook-timeout)")
+                else:
+                    continue
+                receive.close()
+                del running[index]
+                results[index] = run
+                if progress:
+                    progress(run)
+    finally:
+        for proc, receive, _ in running.values():  # an interrupt or an error here: stop every notebook
+            _kill_group(proc)
+            receive.close()
+    return [results[i] for i in sorted(results)]
+
+
+def _failed_run(job: tuple, error: str) -> NotebookRun:
+    """The record of a notebook whose worker was killed or died (it could not send its own)."""
+    unit, _src, out, db, parameters, _cell_timeout = job
+    target = out / unit.output
+    for partial in target.parent.glob(f".{target.stem}.building-*.ipynb"):
+        partial.unlink(missing_ok=True)
+    return NotebookRun(unit.source, unit.slug, target, {**parameters, "db": str(db)}, ok=False, error=error,
+                       started=time.time())
 
 
 def _snapshot(db_path: Path) -> str:
@@ -305,7 +407,8 @@ def _snapshot(db_path: Path) -> str:
 def run_notebooks(db_path: str | Path | None = None, out_dir: str | Path | None = None,
                   regions: Sequence[str] | None = None, lang: str = "zh", jobs: int | None = None, *,
                   comparison: bool | None = None, record: bool = True, raise_on_error: bool = True,
-                  progress: Callable[[NotebookRun], None] | None = None) -> list[NotebookRun]:
+                  progress: Callable[[NotebookRun], None] | None = None, cell_timeout: float = CELL_TIMEOUT,
+                  notebook_timeout: float = NOTEBOOK_TIMEOUT) -> list[NotebookRun]:
     """Execute the region profiles (every registered region, or ``regions``) and the comparison notebook.
 
     Outputs: ``<out>/regions/<slug>.ipynb`` and ``<out>/compare.ipynb`` (default out: build/notebooks).
@@ -317,5 +420,6 @@ def run_notebooks(db_path: str | Path | None = None, out_dir: str | Path | None 
         raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(_LANGS)}")
     units = notebook_units(None, regions, comparison=comparison if comparison is not None else regions is None)
     return execute_units(units, db_path=db_path or default_db_path(), out_dir=out_dir or build_dir() / "notebooks",
-                         lang=lang, jobs=jobs, record=record, raise_on_error=raise_on_error, progress=progress)
+                         lang=lang, jobs=jobs, record=record, raise_on_error=raise_on_error, progress=progress,
+                         cell_timeout=cell_timeout, notebook_timeout=notebook_timeout)
 

@@ -43,7 +43,8 @@ from markupsafe import Markup
 from vqr_analysis.analysis.api import connect
 from vqr_analysis.analysis.charts import chart_title
 from vqr_analysis.core.errors import VqrError
-from vqr_analysis.core.paths import build_dir, default_db_path, project_root, replace_dir, site_dir
+from vqr_analysis.core.paths import build_dir, default_db_path, project_root, site_dir
+from vqr_analysis.store.staging import replace_dir
 from vqr_analysis.publish.site_pages import (
     CHART_FONT, SiteData, chart_figure, csv_with_codebook, data_fragments, load_site_data,
     region_values_fragment, template_env,
@@ -538,7 +539,8 @@ def build_site(db_path: Path | None = None, notebooks_dir: Path | None = None, o
     timings["data"] = time.perf_counter() - t
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
+    # The pid in the name lets the next build remove it if this process is killed (store.staging).
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-{os.getpid()}-", dir=out_dir.parent))
     try:
         stage, rendered = work / "stage", work / "site"
         t = time.perf_counter()

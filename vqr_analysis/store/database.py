@@ -1,13 +1,12 @@
 """The DuckDB database: schema (from the one definition of each field), atomic build, and read access.
 
 The build reads every source first, so a bad input fails before anything is written; it then writes a
-temporary file beside the target and swaps it in with ``os.replace`` only when complete. The last good
+staged file beside the target (store.staging) and swaps it in only when complete. The last good
 database is never touched by a failed build.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -34,6 +33,8 @@ from vqr_analysis.sources.documents import SourceDocument, load_document
 from vqr_analysis.quality.coverage import build_ledger, ledger_frame, load_ledger_rules
 from vqr_analysis.quality.corrections import apply_corrections, load_corrections
 from vqr_analysis.quality.rules import run_checks
+from vqr_analysis.store.cache import ContentStore, digest, file_digest
+from vqr_analysis.store.staging import Staging
 
 __all__ = [
     "build_database", "BuildSummary", "connect_readonly", "create_schema", "snapshot_id", "code_fingerprint", "record_run",
@@ -43,27 +44,15 @@ __all__ = [
 
 def code_fingerprint(parts: tuple[str, ...] | None = None) -> str:
     """Hash of the package's source (or of some of its modules/folders): code changes change the key."""
-    h = hashlib.sha256()
     roots = [PACKAGE_DIR / p for p in parts] if parts else [PACKAGE_DIR]
     files = sorted(f for r in roots for f in ([r] if r.is_file() else r.rglob("*")))
-    for path in files:
-        if path.is_file() and path.suffix in {".py", ".typ", ".html", ".css", ".js", ".j2"}:
-            h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
+    return digest([(f.relative_to(PACKAGE_DIR).as_posix(), file_digest(f)) for f in files
+                   if f.is_file() and f.suffix in {".py", ".typ", ".html", ".css", ".js", ".j2"}])
 
 
 def snapshot_id(input_hashes: dict[str, str]) -> str:
     """Short id of a build: the inputs' hashes plus the code version."""
-    h = hashlib.sha256()
-    for key in sorted(input_hashes):
-        h.update(f"{key}={input_hashes[key]}\n".encode())
-    h.update(f"code={code_fingerprint()}\nextractor={EXTRACTOR_VERSION}\n".encode())
-    return h.hexdigest()[:12]
-
-
-def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "absent"
+    return digest(sorted(input_hashes.items()), code_fingerprint(), EXTRACTOR_VERSION)[:12]
 
 
 @dataclass
@@ -86,7 +75,7 @@ def read_inputs(base: Path | None = None, *, progress: Callable[[str], None] | N
         documents.append(load_document(report, base, progress=progress))
     hashes = {f"report:{d.report.id}": d.sha256 for d in documents}
     for name in INPUT_FILES:
-        hashes[name] = _file_hash(base / name)
+        hashes[name] = file_digest(base / name)
     return Inputs(reports, codebook, documents, hashes, base)
 
 
@@ -157,7 +146,7 @@ def record_run(con: duckdb.DuckDBPyConnection, *, kind: str, snapshot: str, star
                params: dict | None = None, timings: dict | None = None) -> None:
     """Append one row to ``runs`` (a build, a notebook execution, a site render …)."""
     finished = time.time()
-    run_id = hashlib.sha256(f"{kind}{snapshot}{started}{os.getpid()}".encode()).hexdigest()[:12]
+    run_id = digest(kind, snapshot, started, os.getpid())[:12]
     con.execute(
         "INSERT INTO runs VALUES (?, ?, ?, to_timestamp(?), to_timestamp(?), ?, ?, ?, ?, ?)",
         [run_id, kind, snapshot, started, finished, finished - started, status,
@@ -171,12 +160,10 @@ _EXTRACTION_CODE = ("extract", "sources", "core")
 
 def extraction_key(doc: SourceDocument, inputs: Inputs) -> str:
     """Content key of one report's extraction: its bytes, the codebook, the patterns and the extractor code."""
-    h = hashlib.sha256()
-    h.update(f"{doc.sha256}|{inputs.hashes['indicators.csv']}|{inputs.hashes['prose_patterns.csv']}|"
-             f"{EXTRACTOR_VERSION}|{code_fingerprint(_EXTRACTION_CODE)}".encode())
-    if doc.path.suffix.lower() in (".pdf", ".docx"):  # their text (and cited lines) depend on the readers
-        h.update(json.dumps(reader_versions(), sort_keys=True).encode())
-    return h.hexdigest()[:16]
+    # PDF and DOCX text (and so the cited lines) also depends on the readers' versions.
+    readers = reader_versions() if doc.path.suffix.lower() in (".pdf", ".docx") else None
+    return digest(doc.sha256, inputs.hashes["indicators.csv"], inputs.hashes["prose_patterns.csv"],
+                  EXTRACTOR_VERSION, code_fingerprint(_EXTRACTION_CODE), readers)
 
 
 def extract_documents(inputs: Inputs, *, cache_dir: Path | None = None,
@@ -211,31 +198,30 @@ def extract_documents(inputs: Inputs, *, cache_dir: Path | None = None,
     return observations, unmapped, info
 
 
-def _cache_paths(cache_dir: Path, report_id: str, key: str) -> tuple[Path, Path]:
-    return cache_dir / f"{report_id}-{key}.parquet", cache_dir / f"{report_id}-{key}.unmapped.json"
-
-
 def _read_extraction_cache(cache_dir: Path, report_id: str, key: str):
-    obs_path, unm_path = _cache_paths(cache_dir, report_id, key)
-    if not (obs_path.is_file() and unm_path.is_file()):
+    """A report's cached extraction, verified (see ContentStore); a damaged entry is dropped: a miss."""
+    store = ContentStore(cache_dir)
+    obs_path, unm_path = store.get(report_id, key, ".parquet"), store.get(report_id, key, ".unmapped.json")
+    if obs_path is None or unm_path is None:
         return None
     try:
         frame = pl.read_parquet(obs_path)
         unmapped = json.loads(unm_path.read_text(encoding="utf-8"))
-    except Exception:  # a damaged cache entry is just a miss
+        return [Observation(**row) for row in frame.to_dicts()], unmapped
+    except Exception:  # noqa: BLE001 — an entry written by another version: rebuilt like a damaged one
+        store.drop(obs_path)
+        store.drop(unm_path)
         return None
-    return [Observation(**row) for row in frame.to_dicts()], unmapped
 
 
 def _write_extraction_cache(cache_dir: Path, report_id: str, key: str, obs: list[Observation], unm: list[dict]) -> None:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    for stale in cache_dir.glob(f"{report_id}-*"):
-        stale.unlink(missing_ok=True)
-    obs_path, unm_path = _cache_paths(cache_dir, report_id, key)
-    tmp = obs_path.with_suffix(".tmp")
-    observations_frame(obs).write_parquet(tmp)
-    os.replace(tmp, obs_path)
-    unm_path.write_text(json.dumps(unm, ensure_ascii=False), encoding="utf-8")
+    import io
+
+    store = ContentStore(cache_dir)
+    parquet = io.BytesIO()
+    observations_frame(obs).write_parquet(parquet)
+    store.put(report_id, key, ".parquet", parquet.getvalue())
+    store.put(report_id, key, ".unmapped.json", json.dumps(unm, ensure_ascii=False).encode("utf-8"))
 
 
 def write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
@@ -366,7 +352,7 @@ def discard(path: Path) -> None:
 
 def build_database(db_path: Path | None = None, *, base: Path | None = None,
                    progress: Callable[[str], None] | None = None, cache_dir: Path | None = None) -> BuildSummary:
-    """Extract every registered report and write the database atomically (temp file, then os.replace)."""
+    """Extract every registered report and write the database atomically (staged beside it, then swapped in)."""
     started = time.time()
     timings: dict[str, float] = {}
     db_path = Path(db_path or default_db_path())
@@ -377,15 +363,14 @@ def build_database(db_path: Path | None = None, *, base: Path | None = None,
     observations, unmapped, _ = extract_documents(inputs, cache_dir=cache_dir, progress=progress)
     timings["extract"] = time.perf_counter() - t
     snap = snapshot_id(inputs.hashes)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_db_path(db_path)
-    discard(tmp)
+    staging = Staging()
+    tmp = staging.file(db_path)  # registered before the first byte: a failure discards it
     try:
         counts, flags, unmapped_df, coverage = write_database(tmp, inputs, observations, unmapped, snapshot=snap,
                                                               started=started, timings=timings, progress=progress)
-        os.replace(tmp, db_path)
+        staging.publish()
     except BaseException:
-        discard(tmp)
+        staging.discard()
         raise
     return BuildSummary(db_path, snap, time.time() - started, counts, flags, unmapped_df, timings, coverage)
 
