@@ -328,12 +328,26 @@ def _worker(job: tuple, conn) -> None:
 
 
 def _kill_group(proc) -> None:
-    """Kill a worker, its kernel and their children (one process group; see ``_worker``)."""
+    """Kill a worker with its kernel and everything they started. The kernel is the worker's child but
+    leads a session of its own (jupyter_client starts it so), so the tree is walked, children first
+    collected (a killed worker's children would be re-parented out of reach)."""
+    import psutil
+
+    try:
+        tree = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        tree = []
     for kill in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill):
         try:
             kill()
         except (ProcessLookupError, PermissionError, ValueError):
             pass
+    for child in tree:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(tree, timeout=10)
     proc.join()
 
 

@@ -123,21 +123,25 @@ class Staging:
         """Swap every staged copy in, or none: a failure undoes the swaps already made, then re-raises."""
         self.check_writable()
         done: list[tuple[Path, Path | None]] = []
+        target = None
         try:
             for target, staged in self._staged.items():
                 if staged.is_dir():
                     mark_output_dir(staged)
                 done.append((target, _move_aside(target)))
                 _swap_in(staged, target)
-        except BaseException:
-            for target, old in reversed(done):
+        except BaseException as exc:
+            for live, old in reversed(done):
                 if old is not None:
-                    if target.is_dir() and not target.is_symlink():
-                        _remove(target)
-                    os.replace(old, target)
+                    if live.is_dir() and not live.is_symlink():
+                        _remove(live)
+                    os.replace(old, live)
                 else:
-                    _remove(target)
+                    _remove(live)
             self.discard()
+            if isinstance(exc, OSError):
+                raise VqrError(f"cannot replace it ({exc.strerror or exc}); nothing was published, the last good "
+                               "outputs are unchanged", path=target) from exc
             raise
         for _, old in done:
             if old is not None:
