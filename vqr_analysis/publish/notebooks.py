@@ -7,10 +7,11 @@
 
 Region slugs are checked against the registry before any kernel starts. Notebooks run in parallel worker
 processes, each with its own kernel (the venv's python: papermill's ``python3`` kernelspec resolves to the
-running interpreter). A notebook is written to a temporary file and moved into place only when it ran without
-error, so the last good output is never replaced by a broken one; a failed run is kept beside it as
-``<slug>.failed.ipynb`` and reported as a VqrError naming the notebook, the cell and the error. Each run's
-parameters and timings are appended to the database's ``runs`` table.
+running interpreter), within a per-cell and a per-notebook timeout; a worker that times out, or every
+worker on an interrupt, is killed with its kernel. A notebook is written to a temporary file and moved into
+place only when it ran without error, so the last good output is never replaced by a broken one; a failed
+run is kept beside it as ``<slug>.failed.ipynb`` and reported as a ``NotebookFailed`` error naming the
+notebook, the cell and the error. Each run's parameters and timings are appended to the database's ``runs`` table.
 
 Executed notebooks are reproducible byte for byte: the database path reaches the kernel through ``VQR_DB``
 (the notebook's ``db`` parameter stays None), and papermill's timestamps and absolute paths are stripped.
@@ -32,6 +33,7 @@ from typing import Callable, Iterator, Sequence
 
 from vqr_analysis.core.errors import VqrError, check_known
 from vqr_analysis.core.paths import build_dir, default_db_path, mark_output_dir, project_root
+from vqr_analysis.store.cache import atomic_path
 
 __all__ = [
     "NotebookUnit", "NotebookRun", "run_notebooks", "execute_units", "notebook_units", "notebook_dir",
@@ -216,33 +218,33 @@ def _execute(job: tuple[NotebookUnit, Path, Path, Path, dict, float]) -> Noteboo
     run = NotebookRun(unit.source, unit.slug, target, {**parameters, "db": str(db)})
     run.started, started = time.time(), time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
-    # The pid in the name lets the next build remove it if this process is killed (staging.py); papermill
-    # wants the .ipynb suffix.
-    partial = target.with_name(f".{target.stem}.building-{os.getpid()}.ipynb")
     failed = target.with_name(f"{target.stem}.failed.ipynb")
     # The database reaches the kernel through VQR_DB rather than a parameter, so the executed notebook holds
     # no machine-specific path (and stays byte-identical across staging folders).
     os.environ["VQR_DB"] = str(db)
     log = target.with_name(f"{target.stem}.kernel.log")
     try:
-        with _kernel_stderr_to(log):
-            papermill.execute_notebook(
-                str(src / unit.source), str(partial), parameters=parameters, kernel_name=KERNEL_NAME,
-                cwd=str(src), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                execution_timeout=cell_timeout,
-            )
-        errors = _finalise(partial)
-        if errors:
-            raise RuntimeError(f"error outputs in {'; '.join(errors)}")
-        os.replace(partial, target)
+        with atomic_path(target, suffix=".ipynb") as partial:  # the last good output stays until this one ran
+            try:
+                with _kernel_stderr_to(log):
+                    papermill.execute_notebook(
+                        str(src / unit.source), str(partial), parameters=parameters, kernel_name=KERNEL_NAME,
+                        cwd=str(src), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                        execution_timeout=cell_timeout,
+                    )
+                errors = _finalise(partial)
+                if errors:
+                    raise RuntimeError(f"error outputs in {'; '.join(errors)}")
+            except Exception:
+                if partial.exists():  # kept beside the output for the user to open
+                    partial.rename(failed)
+                raise
         failed.unlink(missing_ok=True)
         log.unlink(missing_ok=True)
         run.ok = True
     except Exception as exc:  # noqa: BLE001 — any failure becomes the run's error message
         run.error = (_describe_failure(f"{unit.source} ({unit.slug})", exc, cell_timeout)
                      + f" (kernel log: {_keep_log(log)})")
-        if partial.exists():
-            os.replace(partial, failed)
     run.seconds = time.perf_counter() - started
     return run
 
@@ -406,7 +408,7 @@ def _failed_run(job: tuple, error: str) -> NotebookRun:
     """The record of a notebook whose worker was killed or died (it could not send its own)."""
     unit, _src, out, db, parameters, _cell_timeout = job
     target = out / unit.output
-    for partial in target.parent.glob(f".{target.stem}.building-*.ipynb"):
+    for partial in target.parent.glob(f".{target.name}.building-*.ipynb"):
         partial.unlink(missing_ok=True)
     return NotebookRun(unit.source, unit.slug, target, {**parameters, "db": str(db)}, ok=False, error=error,
                        started=time.time())

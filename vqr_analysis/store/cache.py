@@ -64,12 +64,13 @@ def tree_digest(path: Path) -> str:
 
 
 @contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
+def atomic_path(target: Path, *, suffix: str = "") -> Iterator[Path]:
     """A temporary sibling of ``target`` (same filesystem) to write; moved over ``target`` when the block
-    ends without error, removed otherwise. The pid in its name lets a later build remove it after a kill."""
+    ends without error, removed otherwise. The pid in its name lets a later build remove it after a kill;
+    ``suffix`` ends the name for writers that insist on one (papermill wants ``.ipynb``)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.building-{os.getpid()}")
+    tmp = target.with_name(f".{target.name}.building-{os.getpid()}{suffix}")
     try:
         yield tmp
         os.replace(tmp, target)
