@@ -11,7 +11,8 @@ running interpreter), within a per-cell and a per-notebook timeout; a worker tha
 worker on an interrupt, is killed with its kernel. A notebook is written to a temporary file and moved into
 place only when it ran without error, so the last good output is never replaced by a broken one; a failed
 run is kept beside it as ``<slug>.failed.ipynb`` and reported as a ``NotebookFailed`` error naming the
-notebook, the cell and the error. Each run's parameters and timings are appended to the database's ``runs`` table.
+notebook, the cell and the error. Each run's parameters and timings are appended to the database's
+``runs`` table.
 
 Executed notebooks are reproducible byte for byte: the database path reaches the kernel through ``VQR_DB``
 (the notebook's ``db`` parameter stays None), and papermill's timestamps and absolute paths are stripped.
