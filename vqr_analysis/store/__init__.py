@@ -3,5 +3,8 @@
 In: the registry, documents and codebook (stage 1), the extractors (stage 2) and the quality rules and
 corrections (stage 3). Out: one DuckDB file with ``reports``, ``indicators``, ``observations``,
 ``quality_flags``, ``unmapped_rows``, ``runs`` and the ``indicator_values`` view, plus the content keys
-(code fingerprints, snapshot ids) that the incremental build uses.
+(code fingerprints, snapshot ids) that the incremental build uses. Beside it, the storage every later
+stage writes through: ``cache`` (hashing, atomic writes, the verified content-addressed store),
+``staging`` (outputs built aside, published all together or discarded) and ``lock`` (one writer per
+project).
 """
