@@ -161,6 +161,30 @@ def test_hung_notebook_times_out_and_its_kernel_is_killed(project, tmp_path, opt
     assert not list(last_good.parent.glob(".*building*"))
 
 
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_interrupted_notebooks_kill_their_kernels(project, tmp_path, signal_name):
+    import signal
+
+    root = _sleepy_checkout(tmp_path / "checkout", seconds=600)
+    proc = subprocess.Popen([sys.executable, "-m", "vqr_analysis.cli", "notebooks", "--region", "xinjiang",
+                             "--no-comparison"], cwd=project.root, env=project.env(VQR_ROOT=str(root)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid_file = root / "kernel.pid"
+    deadline = time.monotonic() + 300
+    while not pid_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid_file.exists(), proc.communicate()[1][-2000:]
+    time.sleep(0.2)  # the pid is written before the sleep starts
+    proc.send_signal(getattr(signal, signal_name))
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]  # typer: exit 130 on an interrupt
+    kernel = int(pid_file.read_text())
+    deadline = time.monotonic() + 30
+    while not _gone(kernel) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _gone(kernel), f"kernel {kernel} still running after the interrupt"
+
+
 @pytest.mark.parametrize("option, value", [("--cell-timeout", "0"), ("--notebook-timeout", "nan"),
                                            ("--cell-timeout", "-5")])
 def test_timeouts_must_be_positive_seconds(project, option, value):
