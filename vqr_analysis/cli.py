@@ -142,8 +142,10 @@ def export(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Write all observations (with their provenance) to CSV or Parquet."""
-    from contextlib import nullcontext
+    import duckdb
 
+    from vqr_analysis.analysis.spreadsheet import neutralise_formulas
+    from vqr_analysis.store.database import connect_readonly
     from vqr_analysis.core.paths import data_dir
     from vqr_analysis.sources.registry import check_output_path
 
@@ -151,47 +153,36 @@ def export(
         raise VqrError(f"unknown format {format!r}; use csv or parquet")
     out = check_output_path(output or data_dir() / f"observations.{format}", suffixes=(f".{format}",),
                             what="export")
-    with _project_lock("export") if _inside_project(out) else nullcontext():
-        frame = _read_observations(_db(db))
-        _write_export(frame, out, format)
-    console.print(f"wrote {frame.height} observations to {out}")
-
-
-def _inside_project(path: Path) -> bool:
-    """True for a path in the checkout, its data folder or its build folder (what the lock protects)."""
-    from vqr_analysis.core.paths import build_dir, data_dir, project_root
-
-    target = path.resolve()
-    return any(target.is_relative_to(p.resolve()) for p in (project_root(), data_dir(), build_dir()))
-
-
-def _read_observations(db_path: Path):
-    import duckdb
-
-    from vqr_analysis.store.database import connect_readonly
-
-    con = connect_readonly(db_path)
+    con = connect_readonly(_db(db))
     try:
         frame = con.sql("SELECT * FROM observations ORDER BY obs_id").pl()
     except duckdb.Error as exc:  # a damaged block surfaces only when read
         raise VqrError(f"cannot read observations: {str(exc).splitlines()[0]}; rebuild it with `vqr db`",
-                       path=db_path) from None
+                       path=_db(db)) from None
     finally:
         con.close()
-    return frame
-
-
-def _write_export(frame, out: Path, format: str) -> None:
-    from vqr_analysis.analysis.spreadsheet import neutralise_formulas
-
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if format == "csv":
-            neutralise_formulas(frame).write_csv(out)
-        else:
-            frame.write_parquet(out)
+        with _lock_if_inside_project(out, "export"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if format == "csv":
+                neutralise_formulas(frame).write_csv(out)
+            else:
+                frame.write_parquet(out)
     except OSError as exc:
         raise VqrError(f"cannot write the export: {exc.strerror or str(exc).splitlines()[0]}", path=out) from None
+    console.print(f"wrote {frame.height} observations to {out}")
+
+
+def _lock_if_inside_project(path: Path, command: str):
+    """The project lock when ``path`` is in the checkout, its data folder or its build folder (what a build
+    writes); a file written elsewhere needs none."""
+    from contextlib import nullcontext
+
+    from vqr_analysis.core.paths import build_dir, data_dir, project_root
+
+    target = path.resolve()
+    inside = any(target.is_relative_to(p.resolve()) for p in (project_root(), data_dir(), build_dir()))
+    return _project_lock(command) if inside else nullcontext()
 
 
 def _csv_safe(frame, columns: tuple[str, ...]):
