@@ -43,7 +43,7 @@ from vqr_analysis.store.database import (
     snapshot_id, write_database,
 )
 from vqr_analysis.store.lock import ProjectLock
-from vqr_analysis.store.staging import Staging, remove_dead_leftovers
+from vqr_analysis.store.staging import Staging, check_replaceable, remove_dead_leftovers
 
 __all__ = ["PHASES", "BuildOptions", "BuildResult", "BuildFailed", "run_build", "data_digests"]
 
@@ -555,6 +555,13 @@ class _Build:
 
     def _run_phases(self, started: float) -> bool:
         ctx, selected = self.ctx, self.opts.selected()
+        # What the selected phases would publish must be replaceable: checked before any work (and again
+        # when publishing), so a read-only site fails now, not after the notebooks ran.
+        self.current = "publish"
+        check_replaceable([target for target, phases in (
+            (self.opts.db_path, ("extract", "validate", "database", "notebooks")),
+            (self.opts.build / "notebooks", ("notebooks",)),
+            (self.opts.site, ("site", "briefs"))) if set(phases) & set(selected)])
         self._step(RegistryPhase())
         if any(p in selected for p in ("extract", "validate", "database")):
             self._step(ExtractPhase())

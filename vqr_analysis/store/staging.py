@@ -20,7 +20,7 @@ from typing import Iterable
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.paths import mark_output_dir
 
-__all__ = ["Staging", "replace_dir", "remove_dead_leftovers", "pid_alive"]
+__all__ = ["Staging", "replace_dir", "remove_dead_leftovers", "pid_alive", "check_replaceable"]
 
 
 def _remove(path: Path) -> None:
@@ -58,6 +58,16 @@ def _swap_in(staged: Path, target: Path) -> None:
 def _writable(path: Path) -> bool:
     # os.access also refuses an immutable file or folder (chattr +i), even to root.
     return os.access(path, os.W_OK | os.X_OK if path.is_dir() else os.W_OK)
+
+
+def check_replaceable(targets: Iterable[Path]) -> None:
+    """Every target can be replaced: its folder is writable, and so is the target if it exists; else a
+    VqrError naming the first that is not."""
+    for target in targets:
+        for path in (Path(target).parent, Path(target)):
+            if path.exists() and not _writable(path):
+                raise VqrError("cannot replace it: not writable (read-only or immutable?); nothing was "
+                               "published, the last good outputs are unchanged", path=path)
 
 
 class Staging:
@@ -112,12 +122,7 @@ class Staging:
         return bool(self._staged)
 
     def check_writable(self) -> None:
-        """Every live target can be replaced: its folder is writable, and so is the target if it exists."""
-        for target in self._staged:
-            for path in (target.parent, target):
-                if path.exists() and not _writable(path):
-                    raise VqrError("cannot replace it: not writable (read-only or immutable?); nothing was "
-                                   "published, the last good outputs are unchanged", path=path)
+        check_replaceable(self._staged)
 
     def publish(self) -> None:
         """Swap every staged copy in, or none: a failure undoes the swaps already made, then re-raises."""
