@@ -239,9 +239,6 @@ class BuildState:
             return {}
         return {k: v for k, v in state.items() if isinstance(v, dict)}
 
-    def key(self, output: str) -> str | None:
-        return self.recorded.get(output, {}).get("key")
-
     def save(self, opts: BuildOptions, snapshot: str) -> None:
         state = dict(self.recorded)
         if "db" in self.updates and opts.db_path.is_file():
