@@ -1,7 +1,9 @@
 """The dashboard site: built from the real reports' database and executed-notebook stand-ins.
 
-The embedded renderer is always tested; Quarto only where it is installed. The browser tests drive Debian's
-headless Chromium over file:// (skipped, with the reason, where it or Playwright is absent).
+The embedded renderer is always tested; Quarto's staged project is checked against its contract without Quarto,
+and rendered only where Quarto is installed. The browser tests drive Debian's headless Chromium (tests/support/
+browser.py) over file:// for the embedded site and through `vqr serve` for Quarto's (skipped, with the reason,
+where Chromium, Playwright or Quarto is absent).
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from pathlib import Path
 
 import pytest
 
+from support.browser import chromium, needs_browser, vqr_serve
 from support.paths import DATA, FIXTURES, ROOT
+from support.quarto_schema import unknown_config_keys
 from support.site_notebooks import write_notebooks
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 BUILT = "2026-01-01"
+needs_quarto = pytest.mark.skipif(
+    shutil.which("quarto") is None,
+    reason="quarto is not on PATH (pip's quarto-cli downloads its binary from GitHub, unreachable here); "
+           "the staged project is checked against Quarto's contract without it")
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
@@ -411,80 +416,185 @@ def test_cli_site_says_which_renderer_it_used(built_db, site_notebooks, tmp_path
         assert not (tmp_path / "q").exists()
 
 
-@pytest.mark.skipif(shutil.which("quarto") is None,
-                    reason="quarto is not on PATH (its pip shim downloads the binary from GitHub; not installable here)")
-def test_quarto_renders_the_same_pages(site, built_db, site_notebooks, tmp_path):
+# ------------------------------------------------------------------------------- Quarto contract, offline
+
+
+def _html_mimes(output: dict) -> set[str]:
+    return set(output.get("data") or {}) & {"text/html", "application/javascript", "text/javascript",
+                                             "application/vnd.jupyter.widget-view+json"}
+
+
+def test_staged_project_keeps_quarto_contract_without_quarto(built_db, site_notebooks, tmp_path):
+    """What `quarto render` is given: no output that makes it inject scripts (quarto-cli's widgets.ts counts any
+    text/html or application/javascript output), every page the configuration names, only schema keys."""
+    import fnmatch
+
+    import nbformat
+    import yaml
+
+    from vqr_analysis.publish.site import load_site_config, stage_site
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(site_notebooks, notebooks)
+    # One cell in every output shape, in this order: text, a script, HTML, text again.
+    path = notebooks / "regions" / "tacheng.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("show()", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="before\n"),
+        nbformat.v4.new_output("display_data", {"application/javascript": "require(['x'])", "text/plain": "js"}),
+        nbformat.v4.new_output("display_data", {"text/html": "<b class='vqr-probe'>表</b>", "text/plain": "t"}),
+        nbformat.v4.new_output("stream", name="stdout", text="after\n")]))
+    nbformat.write(nb, path)
+
+    stage = tmp_path / "stage"
+    config = stage_site(stage, built_db, notebooks, built=BUILT)
+    staged = sorted(stage.rglob("*.ipynb"))
+    assert len(staged) == len(list(notebooks.rglob("*.ipynb")))
+    n_raw = 0
+    for nb_path in staged:
+        cells = nbformat.read(nb_path, as_version=4).cells
+        for cell in cells:
+            for output in cell.get("outputs", []):
+                assert not _html_mimes(output), f"{nb_path.name}: {sorted(_html_mimes(output))} output"
+        n_raw += sum(c.cell_type == "raw" and c.metadata.get("raw_mimetype") == "text/html" for c in cells)
+    assert n_raw >= 2 * len(staged)  # at least the charts / tables and the site's own sections
+
+    cells = nbformat.read(stage / "regions" / "tacheng.ipynb", as_version=4).cells
+    probe = next(i for i, c in enumerate(cells) if "vqr-probe" in c.source)
+    before, after = cells[probe - 1], cells[probe + 1]
+    assert [o.get("text") or o["data"].get("text/plain") for o in before.outputs] == ["before\n", "js"]
+    assert after.outputs[0]["text"] == "after\n" and "remove-input" in after.metadata["tags"]
+
+    written = yaml.safe_load((stage / "_quarto.yml").read_text(encoding="utf-8"))
+    assert written == config
+    for target in written["project"]["render"]:
+        assert (stage / target).is_file(), target
+    for pattern in load_site_config(ROOT / "_quarto.yml")["project"]["render"]:
+        assert any(fnmatch.fnmatchcase(t, pattern) for t in written["project"]["render"]), pattern
+
+    def hrefs(entries):
+        for entry in entries:
+            if isinstance(entry, dict):
+                yield from ([entry["href"]] if "href" in entry else [])
+                yield from hrefs(entry.get("menu", []))
+    named = list(hrefs(written["website"]["navbar"]["left"]))
+    assert len(named) >= 10
+    for href in named:
+        assert (stage / href).is_file(), href
+    assert unknown_config_keys(written) == []
+
+
+def test_a_page_with_a_cdn_script_fails_the_site_phase_and_the_live_site_stays(site, built_db, site_notebooks,
+                                                                               tmp_path, monkeypatch):
+    from vqr_analysis.build import BuildOptions, run_build
+    from vqr_analysis.core.errors import VqrError
+
+    root = tmp_path / "checkout"  # the site definition and pages of a checkout whose about page adds a CDN script
+    shutil.copytree(ROOT / "pages", root / "pages")
+    shutil.copyfile(ROOT / "_quarto.yml", root / "_quarto.yml")
+    cdn = "https://cdn.jsdelivr.net/npm/jquery@3.7.1/dist/jquery.min.js"
+    with (root / "pages" / "about.qmd").open("a", encoding="utf-8") as page:
+        page.write(f'\n```{{=html}}\n<script src="{cdn}"></script>\n```\n')
+    monkeypatch.setenv("VQR_ROOT", str(root))
+    live = tmp_path / "site"
+    shutil.copytree(site.out_dir, live)
+    build = tmp_path / "build"
+    shutil.copytree(site_notebooks, build / "notebooks")
+    before = _tree(live)
+    with pytest.raises(VqrError) as info:
+        run_build(BuildOptions(only="site", db_path=built_db, data=DATA, build=build, site=live,
+                               renderer="embedded"))
+    message = str(info.value)
+    assert "phase 'site'" in message and f"about.html loads {cdn}" in message, message
+    assert _tree(live) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "checkout", "site"], "staging left behind"
+
+
+def test_vqr_serve_serves_the_built_site(site, tmp_path):
+    import urllib.request
+
+    with vqr_serve(site.out_dir, tmp_path / "serve.log") as url:
+        assert url.startswith("http://127.0.0.1:")
+        for name, mime, marker in [("index.html", "text/html", 'class="vqr-chart"'),
+                                   ("regions/xinjiang.html", "text/html", "vqr-region-values"),
+                                   ("assets/vega-bundle.js", "text/javascript", "vegaEmbed"),
+                                   ("data/region-xinjiang.csv", "text/csv", "codebook_label_zh")]:
+            with urllib.request.urlopen(url + name, timeout=30) as response:
+                assert response.headers["Content-Type"].split(";")[0] == mime, name
+                assert marker in response.read().decode("utf-8-sig"), name
+
+
+@needs_quarto
+@needs_browser
+@pytest.mark.slow
+def test_quarto_renders_the_same_pages_served_offline_with_charts_drawn(site, built_db, site_notebooks, registry,
+                                                                      db_con, tmp_path):
+    """Quarto's site, opened as a reader must open it (through `vqr serve`: its pages load ES modules, which
+    browsers block over file://), passes the embedded site's browser checks on the same pages."""
     result = _build(built_db, site_notebooks, tmp_path / "site", renderer="quarto")
     assert result.renderer == "quarto"
-    assert set(_pages(result.out_dir)) >= set(_pages(site.out_dir))
-    home = (result.out_dir / "index.html").read_text(encoding="utf-8")
-    assert "assets/vega-bundle.js" in home and "vqr-prov" in home
+    assert set(result.pages) == set(site.pages) and set(site.pages) <= set(_pages(result.out_dir))
+    with vqr_serve(result.out_dir, tmp_path / "serve.log") as url, chromium() as browser:
+        for name in _dashboard_pages(registry):
+            _check_page_in_browser(browser, url + name, name, db_con, local=(url, "data:"))
 
 
 # ---------------------------------------------------------------------------------------------- browser
 
 
-def _browser_skip_reason() -> str | None:
-    if not CHROMIUM.is_file():
-        return f"Debian's chromium is not installed at {CHROMIUM}"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e .[test])"
-    return None
-
-
-needs_browser = pytest.mark.skipif(_browser_skip_reason() is not None, reason=_browser_skip_reason() or "")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
-def _open(browser, path: Path):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def _open(browser, where: Path | str, *, local: tuple[str, ...] = ("file:", "data:"), width: int = 1280):
+    """Open a page (a file, or a URL under a local server named in ``local``), recording console errors,
+    requests that leave the machine and dialogs."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
     seen = {"errors": [], "outside": [], "dialogs": []}
     page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else seen["outside"].append(r.url))
+    page.on("request", lambda r: None if r.url.startswith(local) else seen["outside"].append(r.url))
     page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-    page.goto(path.as_uri())
+    page.goto(where.as_uri() if isinstance(where, Path) else where)
     page.wait_for_load_state("load")
     return page, seen
+
+
+def _dashboard_pages(registry) -> list[str]:
+    """The pages with charts and values that both renderers' browser tests open."""
+    return ["index.html"] + [f"regions/{r.region}.html" for r in registry]
+
+
+def _check_page_in_browser(browser, where, name: str, db_con, **open_kw) -> None:
+    """Charts drawn, footer filled, a value's popover shows its quote and line; no error, nothing fetched outside."""
+    page, seen = _open(browser, where, **open_kw)
+    page.wait_for_selector(".vqr-chart.vqr-drawn", timeout=15_000)
+    n_charts = page.locator(".vqr-chart").count()
+    assert page.locator(".vqr-chart.vqr-drawn svg, .vqr-chart.vqr-drawn canvas").count() >= n_charts > 0, name
+    assert page.locator("[data-vqr-snapshot]").first.inner_text() not in ("", "…"), name
+    button = page.locator("button.vqr-val[data-obs]").first
+    if button.count():
+        obs = button.get_attribute("data-obs")
+        button.click()
+        popover = page.locator(".vqr-popover")
+        popover.wait_for(state="visible")
+        quote, line = db_con.execute("SELECT quote, line FROM observations WHERE obs_id = ?", [int(obs)]).fetchone()
+        assert popover.locator(".vqr-popover-quote").inner_text() == quote.strip()
+        assert str(line) in popover.inner_text()
+        page.keyboard.press("Escape")
+        popover.wait_for(state="hidden")
+    assert seen["errors"] == [], f"{name}: console errors {seen['errors']}"
+    assert seen["outside"] == [], f"{name}: requests leaving the machine {seen['outside']}"
+    page.close()
 
 
 @needs_browser
 @pytest.mark.slow
 def test_home_and_region_pages_work_offline_in_chromium(site, registry, browser, db_con):
-    paths = [site.out_dir / "index.html"] + [site.out_dir / "regions" / f"{r.region}.html" for r in registry]
-    for path in paths:
-        page, seen = _open(browser, path)
-        name = path.relative_to(site.out_dir).as_posix()
-        page.wait_for_selector(".vqr-chart.vqr-drawn", timeout=15_000)
-        n_charts = page.locator(".vqr-chart").count()
-        assert page.locator(".vqr-chart.vqr-drawn svg, .vqr-chart.vqr-drawn canvas").count() >= n_charts > 0, name
-        assert page.locator("[data-vqr-snapshot]").first.inner_text() not in ("", "…"), name
-        button = page.locator("button.vqr-val[data-obs]").first
-        if button.count():
-            obs = button.get_attribute("data-obs")
-            button.click()
-            popover = page.locator(".vqr-popover")
-            popover.wait_for(state="visible")
-            quote, line = db_con.execute("SELECT quote, line FROM observations WHERE obs_id = ?",
-                                         [int(obs)]).fetchone()
-            assert popover.locator(".vqr-popover-quote").inner_text() == quote.strip()
-            assert str(line) in popover.inner_text()
-            page.keyboard.press("Escape")
-            popover.wait_for(state="hidden")
-        assert seen["errors"] == [], f"{name}: console errors {seen['errors']}"
-        assert seen["outside"] == [], f"{name}: requests leaving the machine {seen['outside']}"
-        page.close()
+    for name in _dashboard_pages(registry):
+        _check_page_in_browser(browser, site.out_dir / name, name, db_con)
 
 
 @needs_browser
