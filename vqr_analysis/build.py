@@ -46,7 +46,7 @@ PHASES = ("registry", "extract", "validate", "database", "notebooks", "site", "b
 # Whole stage packages are named: a helper moved between modules of a stage still changes the key.
 _NOTEBOOK_CODE = ("core", "sources", "quality", "store", "analysis", "publish/notebooks.py", "publish/fonts.py")
 _SITE_CODE = ("core", "analysis", "quality", "publish/site.py", "publish/site_pages.py", "publish/offline.py",
-              "publish/templates", "publish/static")
+              "publish/search.py", "publish/templates", "publish/static")
 _BRIEF_CODE = ("core", "analysis", "sources", "extract/sections.py", "publish/briefs.py", "publish/fonts.py",
                "publish/templates/brief.typ")
 

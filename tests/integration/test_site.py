@@ -282,6 +282,45 @@ def test_comparability_badges_mark_mixed_levels_and_years(site, db_con):
     assert "高职与中职混合" in html or "层次与年份不同" in html
 
 
+# ------------------------------------------------------------------------------------------- sources pages
+
+
+def test_sources_page_keeps_table_cells_apart_and_links_each_line_to_the_report_text(site, db_con, registry):
+    """A table row's quote shows one box per cell ("270 217 63" is three numbers), the cell holding the value
+    marked; every line number opens the reading view at that line."""
+    pages = _pages(site.out_dir)
+    n_rows = 0
+    for report in registry:
+        html = pages[f"sources/{report.region}.html"]
+        reading = pages[f"reading/{report.region}.html"]
+        rows = db_con.execute("SELECT obs_id, line, quote, raw FROM observations WHERE report_id = ? ORDER BY obs_id",
+                              [report.id]).fetchall()
+        for obs_id, line, quote, raw in rows:
+            row = re.search(rf'<tr [^>]*id="obs-{obs_id}">(.*?)</tr>', html, re.S).group(1)
+            assert f'href="../reading/{report.region}.html#L{line}"' in row, obs_id
+            assert f'id="L{line}"' in reading, (report.region, line)
+            cells = quote.split("\t")
+            if len(cells) > 1:
+                n_rows += 1
+                shown = re.findall(r'<span class="vqr-cell[^"]*">(.*?)</span>', row, re.S)
+                assert [_unescape(c) for c in shown] == cells, obs_id
+                marked = re.findall(r'<span class="vqr-cell vqr-cell-value">(.*?)</span>', row, re.S)
+                assert marked == ([] if cells.count(raw) != 1 else [_escape(raw)]), obs_id
+    assert n_rows > 100
+
+
+def _escape(text: str) -> str:
+    import markupsafe
+
+    return str(markupsafe.escape(text))
+
+
+def _unescape(html: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(html)
+
+
 # --------------------------------------------------------------------------------------------- escaping
 
 
@@ -659,4 +698,74 @@ def test_reading_view_in_chromium_opens_the_record_and_links_the_sources_page(si
         assert page.url.endswith(f"sources/tacheng.html#obs-{obs}")
         assert page.locator(f"tr#obs-{obs}").count() == 1
         assert seen["errors"] == [] and seen["outside"] == []
+        page.close()
+
+
+@needs_browser
+@pytest.mark.slow
+def test_at_phone_width_nothing_is_cut_and_the_page_never_scrolls_sideways(site, browser, tmp_path):
+    """390 px: the document is no wider than the viewport; every chart fits its column (drawn narrower, or
+    scaled down whole); a table wider than its column scrolls in its own box under a visible hint."""
+    hints = 0
+    for name in ["index.html", "regions/tacheng.html", "compare.html", "sources/tacheng.html", "indicators.html"]:
+        page, seen = _open(browser, site.out_dir / name, width=390)
+        if page.locator(".vqr-chart").count():
+            page.wait_for_selector(".vqr-chart.vqr-drawn", timeout=15_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        cut = page.evaluate("""() => [...document.querySelectorAll('.vqr-chart')].filter(f => {
+            const svg = f.querySelector('svg'); if (!svg) return true;
+            return svg.getBoundingClientRect().right > f.querySelector('.vqr-vega').getBoundingClientRect().right + 1;
+        }).map(f => f.id)""")
+        assert cut == [], f"{name}: charts cut off {cut}"
+        boxes = page.evaluate("""() => [...document.querySelectorAll('.vqr-table-wrap, .vqr-dt')].map(b =>
+            [b.scrollWidth > b.clientWidth + 1, b.classList.contains('vqr-scrolls'),
+             !!(b.previousElementSibling && b.previousElementSibling.classList.contains('vqr-scroll-hint')
+                && b.previousElementSibling.getBoundingClientRect().height > 0)])""")
+        for wide, marked, hinted in boxes:
+            assert wide == marked == hinted, (name, boxes)
+            hints += hinted
+        page.screenshot(path=str(tmp_path / f"{name.replace('/', '-')}-390.png"))
+        assert seen["errors"] == [] and seen["outside"] == [], (name, seen)
+        page.close()
+    assert hints >= 2  # the sources and region values tables are wider than a phone
+
+
+def _search_index(site_dir: Path) -> list[dict]:
+    js = (site_dir / "assets" / "search-index.js").read_text(encoding="utf-8")
+    return json.loads(js[js.index("=") + 1:js.rindex(";")])
+
+
+def test_search_index_covers_every_page_and_every_indicator(site, db_con):
+    index = _search_index(site.out_dir)
+    pages = {entry["href"].split("#")[0] for entry in index if entry["kind"] == "page"}
+    assert pages == set(site.pages)
+    codes = {code for (code,) in db_con.execute("SELECT code FROM indicators").fetchall()}
+    assert {entry["href"] for entry in index if entry["kind"] == "indicator"} == {
+        f"indicators.html?filter={code}" for code in codes}
+    assert any("双师型" in entry["text"] for entry in index if entry["href"].startswith("reading/"))
+
+
+@needs_browser
+@pytest.mark.slow
+def test_search_finds_shuangshixing_offline_and_opens_the_indicator(site, browser):
+    for width in (1280, 390):
+        page, seen = _open(browser, site.out_dir / "regions" / "tacheng.html", width=width)
+        page.fill("#vqr-search-input", "双师型")
+        page.wait_for_selector("a.vqr-search-hit", timeout=10_000)
+        hits = page.locator("a.vqr-search-hit")
+        texts = [hits.nth(i).inner_text() for i in range(hits.count())]
+        assert texts and all("双师型" in t for t in texts), texts
+        assert "指标 Indicator" in texts[0]  # the codebook first: its name or alias holds the word
+        hrefs = [hits.nth(i).get_attribute("href") for i in range(hits.count())]
+        assert any(h.startswith("../") and h.split("../")[1].split("/")[0] in ("regions", "reading", "sources")
+                   for h in hrefs), hrefs  # and the pages that use it, relative to this page
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        href = hits.first.get_attribute("href")
+        hits.first.click()
+        page.wait_for_load_state("load")
+        code = href.split("filter=")[1]
+        assert page.url.endswith(f"indicators.html?filter={code}")
+        rows = page.locator("#indicator-table tbody tr[data-search]:not([hidden])")
+        assert rows.count() >= 1 and all(code in rows.nth(i).get_attribute("data-search") for i in range(rows.count()))
+        assert seen["errors"] == [] and seen["outside"] == [], seen
         page.close()

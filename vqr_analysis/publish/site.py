@@ -48,6 +48,7 @@ from vqr_analysis.analysis.charts import chart_title
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.paths import build_dir, default_db_path, project_root, replace_dir, site_dir
 from vqr_analysis.publish.offline import check_offline
+from vqr_analysis.publish.search import SEARCH_INDEX_FILE, indicator_entries, page_entries, search_index_js
 from vqr_analysis.publish.site_pages import (
     CHART_FONT, SiteData, chart_figure, csv_with_codebook, data_fragments, load_site_data,
     region_values_fragment, template_env,
@@ -424,6 +425,10 @@ def _stage(stage: Path, *, data: SiteData, config: dict, pages_dir: Path, notebo
         target = stage / "data" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
+    # The codebook for the embedded renderer's search index (Quarto ignores folders starting with "_").
+    (stage / "_search").mkdir(exist_ok=True)
+    (stage / "_search" / "indicators.json").write_text(
+        json.dumps(data.codebook.to_dicts(), ensure_ascii=False, sort_keys=True), encoding="utf-8")
     staged = _expand_navbar(config, stage)
     staged["project"]["render"] = _expand(config["project"]["render"], stage)
     (stage / "_quarto.yml").write_text(yaml.safe_dump(staged, allow_unicode=True, sort_keys=False),
@@ -524,7 +529,7 @@ def _render_embedded(stage: Path, out: Path, config: dict, progress: Callable[[s
     website = config["website"]
     footer = website.get("page-footer") or ""
     footer = footer if isinstance(footer, str) else " ".join(str(v) for v in footer.values())
-    pages = []
+    pages, search = [], []
     for target in config["project"]["render"]:
         source = stage / target
         progress(f"rendering {target}")
@@ -534,9 +539,10 @@ def _render_embedded(stage: Path, out: Path, config: dict, progress: Callable[[s
             meta, body = _markdown_body(source, stage)
         page = _html_name(target)
         root = "../" * page.count("/")
+        title = meta.get("title", Path(target).stem)
         html = shell.render(
             lang=config.get("lang", "zh"), site_title=website.get("title", ""),
-            title=meta.get("title", Path(target).stem), body=Markup(body), root=root,
+            title=title, body=Markup(body), root=root,
             nav=_nav_items(config, page, root), footer=Markup(footer),
             has_chart='class="vqr-chart"' in body, kind=source.suffix.lstrip("."),
         )
@@ -544,10 +550,16 @@ def _render_embedded(stage: Path, out: Path, config: dict, progress: Callable[[s
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(html, encoding="utf-8")
         pages.append(page)
+        search.extend(page_entries(page, str(title), body))
     for pattern in (config["project"].get("resources") or []):
         base = pattern.split("*")[0].rstrip("/")
         if (stage / base).is_dir():
             shutil.copytree(stage / base, out / base, dirs_exist_ok=True)
+    codebook = stage / "_search" / "indicators.json"
+    if codebook.is_file():
+        search = indicator_entries(json.loads(codebook.read_text(encoding="utf-8"))) + search
+    (out / SEARCH_INDEX_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (out / SEARCH_INDEX_FILE).write_text(search_index_js(search), encoding="utf-8")
     return pages
 
 
