@@ -69,11 +69,7 @@ def jupyterlab(root: Path, log: Path):
                     time.sleep(0.5)
             yield f"http://127.0.0.1:{port}"
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _stop(server)
 
 
 @contextlib.contextmanager
@@ -89,9 +85,14 @@ def vqr_serve(site: Path, log: Path):
                 raise RuntimeError(f"vqr serve did not start: {line!r} {log.read_text()[-2000:]}")
             yield url
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _stop(server)
             server.stdout.close()
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """End a server this helper started: politely, then for sure."""
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
