@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -547,6 +548,37 @@ def test_a_page_with_a_cdn_script_fails_the_site_phase_and_the_live_site_stays(s
     assert "phase 'site'" in message and f"about.html loads {cdn}" in message, message
     assert _tree(live) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "checkout", "site"], "staging left behind"
+
+
+def test_the_guard_also_checks_what_quarto_renders(site, built_db, site_notebooks, tmp_path, monkeypatch):
+    """Whichever renderer: a stand-in `quarto` on PATH that renders pages with the require.js and jQuery tags
+    Quarto injects for text/html outputs makes `vqr site --renderer quarto` fail, and the live site stays."""
+    from vqr_analysis.core.errors import VqrError
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    head = (FIXTURES / "offline" / "quarto_widget_head.html").read_text(encoding="utf-8")
+    fake = bin_dir / "quarto"
+    fake.write_text(f"""#!{sys.executable}
+import pathlib, re, sys, yaml
+stage = pathlib.Path(sys.argv[2])
+config = yaml.safe_load((stage / "_quarto.yml").read_text(encoding="utf-8"))
+out = stage / config["project"]["output-dir"]
+for target in config["project"]["render"]:
+    page = out / re.sub(r"\\.(qmd|ipynb)$", ".html", target)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text({head!r}, encoding="utf-8")
+""", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    live = tmp_path / "site"
+    shutil.copytree(site.out_dir, live)
+    before = _tree(live)
+    with pytest.raises(VqrError) as info:
+        _build(built_db, site_notebooks, live, renderer="quarto")
+    message = str(info.value)
+    assert "rendered by quarto" in message and "cdnjs.cloudflare.com/ajax/libs/require.js" in message, message
+    assert _tree(live) == before
 
 
 def test_vqr_serve_serves_the_built_site(site, tmp_path):
