@@ -52,8 +52,8 @@ PHASES = ("registry", "extract", "validate", "database", "notebooks", "site", "b
 # What each downstream unit's code is (its hash is part of the unit's key).
 # Whole stage packages are named: a helper moved between modules of a stage still changes the key.
 _NOTEBOOK_CODE = ("core", "sources", "quality", "store", "analysis", "publish/notebooks.py", "publish/fonts.py")
-_SITE_CODE = ("core", "analysis", "quality", "publish/site.py", "publish/site_pages.py", "publish/templates",
-              "publish/static")
+_SITE_CODE = ("core", "analysis", "quality", "publish/site.py", "publish/site_pages.py", "publish/offline.py",
+              "publish/search.py", "publish/templates", "publish/static")
 _BRIEF_CODE = ("core", "analysis", "sources", "extract/sections.py", "publish/briefs.py", "publish/fonts.py",
                "publish/templates/brief.typ")
 

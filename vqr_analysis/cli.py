@@ -331,6 +331,23 @@ def site(
 
 
 @app.command()
+def serve(
+    port: int = typer.Option(8000, "--port", help="Port on 127.0.0.1 (0 picks a free one)."),
+    site_dir: Optional[Path] = typer.Option(None, "--site", help="Built site to serve (default site/)."),
+) -> None:
+    """Serve the built site on http://127.0.0.1 (needed for Quarto's pages, which browsers block over file://)."""
+    from vqr_analysis.core.paths import site_dir as default_site_dir
+    from vqr_analysis.publish.serve import serve_site
+
+    def ready(url: str) -> None:
+        console.print(f"serving {root} at {url}  (Ctrl-C to stop)", highlight=False)
+        sys.stdout.flush()  # the URL is the one line a script or test waits for
+
+    root = (site_dir or default_site_dir()).resolve()
+    serve_site(root, port, on_ready=ready)
+
+
+@app.command()
 def build(
     only: Optional[str] = typer.Option(None, "--only", help="Run just this phase (registry, extract, validate, database, notebooks, site, briefs)."),
     start: Optional[str] = typer.Option(None, "--from", help="Run this phase and the ones after it."),

@@ -1,7 +1,9 @@
 """The dashboard site: built from the real reports' database and executed-notebook stand-ins.
 
-The embedded renderer is always tested; Quarto only where it is installed. The browser tests drive Debian's
-headless Chromium over file:// (skipped, with the reason, where it or Playwright is absent).
+The embedded renderer is always tested; Quarto's staged project is checked against its contract without Quarto,
+and rendered only where Quarto is installed. The browser tests drive Debian's headless Chromium (tests/support/
+browser.py) over file:// for the embedded site and through `vqr serve` for Quarto's (skipped, with the reason,
+where Chromium, Playwright or Quarto is absent).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,13 +22,16 @@ from pathlib import Path
 
 import pytest
 
+from support.browser import chromium, needs_browser, vqr_serve
 from support.paths import DATA, FIXTURES, ROOT
+from support.quarto_schema import unknown_config_keys
 from support.site_notebooks import write_notebooks
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 BUILT = "2026-01-01"
+needs_quarto = pytest.mark.skipif(
+    shutil.which("quarto") is None,
+    reason="quarto is not on PATH (pip's quarto-cli downloads its binary from GitHub, unreachable here); "
+           "the staged project is checked against Quarto's contract without it")
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
@@ -277,6 +283,45 @@ def test_comparability_badges_mark_mixed_levels_and_years(site, db_con):
     assert "高职与中职混合" in html or "层次与年份不同" in html
 
 
+# ------------------------------------------------------------------------------------------- sources pages
+
+
+def test_sources_page_keeps_table_cells_apart_and_links_each_line_to_the_report_text(site, db_con, registry):
+    """A table row's quote shows one box per cell ("270 217 63" is three numbers), the cell holding the value
+    marked; every line number opens the reading view at that line."""
+    pages = _pages(site.out_dir)
+    n_rows = 0
+    for report in registry:
+        html = pages[f"sources/{report.region}.html"]
+        reading = pages[f"reading/{report.region}.html"]
+        rows = db_con.execute("SELECT obs_id, line, quote, raw FROM observations WHERE report_id = ? ORDER BY obs_id",
+                              [report.id]).fetchall()
+        for obs_id, line, quote, raw in rows:
+            row = re.search(rf'<tr [^>]*id="obs-{obs_id}">(.*?)</tr>', html, re.S).group(1)
+            assert f'href="../reading/{report.region}.html#L{line}"' in row, obs_id
+            assert f'id="L{line}"' in reading, (report.region, line)
+            cells = quote.split("\t")
+            if len(cells) > 1:
+                n_rows += 1
+                shown = re.findall(r'<span class="vqr-cell[^"]*">(.*?)</span>', row, re.S)
+                assert [_unescape(c) for c in shown] == cells, obs_id
+                marked = re.findall(r'<span class="vqr-cell vqr-cell-value">(.*?)</span>', row, re.S)
+                assert marked == ([] if cells.count(raw) != 1 else [_escape(raw)]), obs_id
+    assert n_rows > 100
+
+
+def _escape(text: str) -> str:
+    import markupsafe
+
+    return str(markupsafe.escape(text))
+
+
+def _unescape(html: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(html)
+
+
 # --------------------------------------------------------------------------------------------- escaping
 
 
@@ -411,80 +456,216 @@ def test_cli_site_says_which_renderer_it_used(built_db, site_notebooks, tmp_path
         assert not (tmp_path / "q").exists()
 
 
-@pytest.mark.skipif(shutil.which("quarto") is None,
-                    reason="quarto is not on PATH (its pip shim downloads the binary from GitHub; not installable here)")
-def test_quarto_renders_the_same_pages(site, built_db, site_notebooks, tmp_path):
+# ------------------------------------------------------------------------------- Quarto contract, offline
+
+
+def _html_mimes(output: dict) -> set[str]:
+    return set(output.get("data") or {}) & {"text/html", "application/javascript", "text/javascript",
+                                             "application/vnd.jupyter.widget-view+json"}
+
+
+def test_staged_project_keeps_quarto_contract_without_quarto(built_db, site_notebooks, tmp_path):
+    """What `quarto render` is given: no output that makes it inject scripts (quarto-cli's widgets.ts counts any
+    text/html or application/javascript output), every page the configuration names, only schema keys."""
+    import fnmatch
+
+    import nbformat
+    import yaml
+
+    from vqr_analysis.publish.site import load_site_config, stage_site
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(site_notebooks, notebooks)
+    # One cell in every output shape, in this order: text, a script, HTML, text again.
+    path = notebooks / "regions" / "tacheng.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("show()", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="before\n"),
+        nbformat.v4.new_output("display_data", {"application/javascript": "require(['x'])", "text/plain": "js"}),
+        nbformat.v4.new_output("display_data", {"text/html": "<b class='vqr-probe'>表</b>", "text/plain": "t"}),
+        nbformat.v4.new_output("stream", name="stdout", text="after\n")]))
+    nbformat.write(nb, path)
+
+    stage = tmp_path / "stage"
+    config = stage_site(stage, built_db, notebooks, built=BUILT)
+    staged = sorted(stage.rglob("*.ipynb"))
+    assert len(staged) == len(list(notebooks.rglob("*.ipynb")))
+    n_raw = 0
+    for nb_path in staged:
+        cells = nbformat.read(nb_path, as_version=4).cells
+        for cell in cells:
+            for output in cell.get("outputs", []):
+                assert not _html_mimes(output), f"{nb_path.name}: {sorted(_html_mimes(output))} output"
+        n_raw += sum(c.cell_type == "raw" and c.metadata.get("raw_mimetype") == "text/html" for c in cells)
+    assert n_raw >= 2 * len(staged)  # at least the charts / tables and the site's own sections
+
+    cells = nbformat.read(stage / "regions" / "tacheng.ipynb", as_version=4).cells
+    probe = next(i for i, c in enumerate(cells) if "vqr-probe" in c.source)
+    before, after = cells[probe - 1], cells[probe + 1]
+    assert [o.get("text") or o["data"].get("text/plain") for o in before.outputs] == ["before\n", "js"]
+    assert after.outputs[0]["text"] == "after\n" and "remove-input" in after.metadata["tags"]
+
+    written = yaml.safe_load((stage / "_quarto.yml").read_text(encoding="utf-8"))
+    assert written == config
+    for target in written["project"]["render"]:
+        assert (stage / target).is_file(), target
+    for pattern in load_site_config(ROOT / "_quarto.yml")["project"]["render"]:
+        assert any(fnmatch.fnmatchcase(t, pattern) for t in written["project"]["render"]), pattern
+
+    def hrefs(entries):
+        for entry in entries:
+            if isinstance(entry, dict):
+                yield from ([entry["href"]] if "href" in entry else [])
+                yield from hrefs(entry.get("menu", []))
+    named = list(hrefs(written["website"]["navbar"]["left"]))
+    assert len(named) >= 10
+    for href in named:
+        assert (stage / href).is_file(), href
+    assert unknown_config_keys(written) == []
+
+
+def test_a_page_with_a_cdn_script_fails_the_site_phase_and_the_live_site_stays(site, built_db, site_notebooks,
+                                                                               tmp_path, monkeypatch):
+    from vqr_analysis.build import BuildOptions, run_build
+    from vqr_analysis.core.errors import VqrError
+
+    root = tmp_path / "checkout"  # the site definition and pages of a checkout whose about page adds a CDN script
+    shutil.copytree(ROOT / "pages", root / "pages")
+    shutil.copyfile(ROOT / "_quarto.yml", root / "_quarto.yml")
+    cdn = "https://cdn.jsdelivr.net/npm/jquery@3.7.1/dist/jquery.min.js"
+    with (root / "pages" / "about.qmd").open("a", encoding="utf-8") as page:
+        page.write(f'\n```{{=html}}\n<script src="{cdn}"></script>\n```\n')
+    monkeypatch.setenv("VQR_ROOT", str(root))
+    live = tmp_path / "site"
+    shutil.copytree(site.out_dir, live)
+    build = tmp_path / "build"
+    shutil.copytree(site_notebooks, build / "notebooks")
+    before = _tree(live)
+    with pytest.raises(VqrError) as info:
+        run_build(BuildOptions(only="site", db_path=built_db, data=DATA, build=build, site=live,
+                               renderer="embedded"))
+    message = str(info.value)
+    assert "phase 'site'" in message and f"about.html loads {cdn}" in message, message
+    assert _tree(live) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "checkout", "site"], "staging left behind"
+
+
+def test_the_guard_also_checks_what_quarto_renders(site, built_db, site_notebooks, tmp_path, monkeypatch):
+    """Whichever renderer: a stand-in `quarto` on PATH that renders pages with the require.js and jQuery tags
+    Quarto injects for text/html outputs makes `vqr site --renderer quarto` fail, and the live site stays."""
+    from vqr_analysis.core.errors import VqrError
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    head = (FIXTURES / "offline" / "quarto_widget_head.html").read_text(encoding="utf-8")
+    fake = bin_dir / "quarto"
+    fake.write_text(f"""#!{sys.executable}
+import pathlib, re, sys, yaml
+stage = pathlib.Path(sys.argv[2])
+config = yaml.safe_load((stage / "_quarto.yml").read_text(encoding="utf-8"))
+out = stage / config["project"]["output-dir"]
+for target in config["project"]["render"]:
+    page = out / re.sub(r"\\.(qmd|ipynb)$", ".html", target)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text({head!r}, encoding="utf-8")
+""", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    live = tmp_path / "site"
+    shutil.copytree(site.out_dir, live)
+    before = _tree(live)
+    with pytest.raises(VqrError) as info:
+        _build(built_db, site_notebooks, live, renderer="quarto")
+    message = str(info.value)
+    assert "rendered by quarto" in message and "cdnjs.cloudflare.com/ajax/libs/require.js" in message, message
+    assert _tree(live) == before
+
+
+def test_vqr_serve_serves_the_built_site(site, tmp_path):
+    import urllib.request
+
+    with vqr_serve(site.out_dir, tmp_path / "serve.log") as url:
+        assert url.startswith("http://127.0.0.1:")
+        for name, mime, marker in [("index.html", "text/html", 'class="vqr-chart"'),
+                                   ("regions/xinjiang.html", "text/html", "vqr-region-values"),
+                                   ("assets/vega-bundle.js", "text/javascript", "vegaEmbed"),
+                                   ("data/region-xinjiang.csv", "text/csv", "codebook_label_zh")]:
+            with urllib.request.urlopen(url + name, timeout=30) as response:
+                assert response.headers["Content-Type"].split(";")[0] == mime, name
+                assert marker in response.read().decode("utf-8-sig"), name
+
+
+@needs_quarto
+@needs_browser
+@pytest.mark.slow
+def test_quarto_renders_the_same_pages_served_offline_with_charts_drawn(site, built_db, site_notebooks, registry,
+                                                                      db_con, tmp_path):
+    """Quarto's site, opened as a reader must open it (through `vqr serve`: its pages load ES modules, which
+    browsers block over file://), passes the embedded site's browser checks on the same pages."""
     result = _build(built_db, site_notebooks, tmp_path / "site", renderer="quarto")
     assert result.renderer == "quarto"
-    assert set(_pages(result.out_dir)) >= set(_pages(site.out_dir))
-    home = (result.out_dir / "index.html").read_text(encoding="utf-8")
-    assert "assets/vega-bundle.js" in home and "vqr-prov" in home
+    assert set(result.pages) == set(site.pages) and set(site.pages) <= set(_pages(result.out_dir))
+    with vqr_serve(result.out_dir, tmp_path / "serve.log") as url, chromium() as browser:
+        for name in _dashboard_pages(registry):
+            _check_page_in_browser(browser, url + name, name, db_con, local=(url, "data:"))
 
 
 # ---------------------------------------------------------------------------------------------- browser
 
 
-def _browser_skip_reason() -> str | None:
-    if not CHROMIUM.is_file():
-        return f"Debian's chromium is not installed at {CHROMIUM}"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e .[test])"
-    return None
-
-
-needs_browser = pytest.mark.skipif(_browser_skip_reason() is not None, reason=_browser_skip_reason() or "")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
-def _open(browser, path: Path):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def _open(browser, where: Path | str, *, local: tuple[str, ...] = ("file:", "data:"), width: int = 1280):
+    """Open a page (a file, or a URL under a local server named in ``local``), recording console errors,
+    requests that leave the machine and dialogs."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
     seen = {"errors": [], "outside": [], "dialogs": []}
     page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else seen["outside"].append(r.url))
+    page.on("request", lambda r: None if r.url.startswith(local) else seen["outside"].append(r.url))
     page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-    page.goto(path.as_uri())
+    page.goto(where.as_uri() if isinstance(where, Path) else where)
     page.wait_for_load_state("load")
     return page, seen
+
+
+def _dashboard_pages(registry) -> list[str]:
+    """The pages with charts and values that both renderers' browser tests open."""
+    return ["index.html"] + [f"regions/{r.region}.html" for r in registry]
+
+
+def _check_page_in_browser(browser, where, name: str, db_con, **open_kw) -> None:
+    """Charts drawn, footer filled, a value's popover shows its quote and line; no error, nothing fetched outside."""
+    page, seen = _open(browser, where, **open_kw)
+    page.wait_for_selector(".vqr-chart.vqr-drawn", timeout=15_000)
+    n_charts = page.locator(".vqr-chart").count()
+    assert page.locator(".vqr-chart.vqr-drawn svg, .vqr-chart.vqr-drawn canvas").count() >= n_charts > 0, name
+    assert page.locator("[data-vqr-snapshot]").first.inner_text() not in ("", "…"), name
+    button = page.locator("button.vqr-val[data-obs]").first
+    if button.count():
+        obs = button.get_attribute("data-obs")
+        button.click()
+        popover = page.locator(".vqr-popover")
+        popover.wait_for(state="visible")
+        quote, line = db_con.execute("SELECT quote, line FROM observations WHERE obs_id = ?", [int(obs)]).fetchone()
+        assert popover.locator(".vqr-popover-quote").inner_text() == quote.strip()
+        assert str(line) in popover.inner_text()
+        page.keyboard.press("Escape")
+        popover.wait_for(state="hidden")
+    assert seen["errors"] == [], f"{name}: console errors {seen['errors']}"
+    assert seen["outside"] == [], f"{name}: requests leaving the machine {seen['outside']}"
+    page.close()
 
 
 @needs_browser
 @pytest.mark.slow
 def test_home_and_region_pages_work_offline_in_chromium(site, registry, browser, db_con):
-    paths = [site.out_dir / "index.html"] + [site.out_dir / "regions" / f"{r.region}.html" for r in registry]
-    for path in paths:
-        page, seen = _open(browser, path)
-        name = path.relative_to(site.out_dir).as_posix()
-        page.wait_for_selector(".vqr-chart.vqr-drawn", timeout=15_000)
-        n_charts = page.locator(".vqr-chart").count()
-        assert page.locator(".vqr-chart.vqr-drawn svg, .vqr-chart.vqr-drawn canvas").count() >= n_charts > 0, name
-        assert page.locator("[data-vqr-snapshot]").first.inner_text() not in ("", "…"), name
-        button = page.locator("button.vqr-val[data-obs]").first
-        if button.count():
-            obs = button.get_attribute("data-obs")
-            button.click()
-            popover = page.locator(".vqr-popover")
-            popover.wait_for(state="visible")
-            quote, line = db_con.execute("SELECT quote, line FROM observations WHERE obs_id = ?",
-                                         [int(obs)]).fetchone()
-            assert popover.locator(".vqr-popover-quote").inner_text() == quote.strip()
-            assert str(line) in popover.inner_text()
-            page.keyboard.press("Escape")
-            popover.wait_for(state="hidden")
-        assert seen["errors"] == [], f"{name}: console errors {seen['errors']}"
-        assert seen["outside"] == [], f"{name}: requests leaving the machine {seen['outside']}"
-        page.close()
+    for name in _dashboard_pages(registry):
+        _check_page_in_browser(browser, site.out_dir / name, name, db_con)
 
 
 @needs_browser
@@ -549,4 +730,74 @@ def test_reading_view_in_chromium_opens_the_record_and_links_the_sources_page(si
         assert page.url.endswith(f"sources/tacheng.html#obs-{obs}")
         assert page.locator(f"tr#obs-{obs}").count() == 1
         assert seen["errors"] == [] and seen["outside"] == []
+        page.close()
+
+
+@needs_browser
+@pytest.mark.slow
+def test_at_phone_width_nothing_is_cut_and_the_page_never_scrolls_sideways(site, browser, tmp_path):
+    """390 px: the document is no wider than the viewport; every chart fits its column (drawn narrower, or
+    scaled down whole); a table wider than its column scrolls in its own box under a visible hint."""
+    hints = 0
+    for name in ["index.html", "regions/tacheng.html", "compare.html", "sources/tacheng.html", "indicators.html"]:
+        page, seen = _open(browser, site.out_dir / name, width=390)
+        if page.locator(".vqr-chart").count():
+            page.wait_for_selector(".vqr-chart.vqr-drawn", timeout=15_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        cut = page.evaluate("""() => [...document.querySelectorAll('.vqr-chart')].filter(f => {
+            const svg = f.querySelector('svg'); if (!svg) return true;
+            return svg.getBoundingClientRect().right > f.querySelector('.vqr-vega').getBoundingClientRect().right + 1;
+        }).map(f => f.id)""")
+        assert cut == [], f"{name}: charts cut off {cut}"
+        boxes = page.evaluate("""() => [...document.querySelectorAll('.vqr-table-wrap, .vqr-dt')].map(b =>
+            [b.scrollWidth > b.clientWidth + 1, b.classList.contains('vqr-scrolls'),
+             !!(b.previousElementSibling && b.previousElementSibling.classList.contains('vqr-scroll-hint')
+                && b.previousElementSibling.getBoundingClientRect().height > 0)])""")
+        for wide, marked, hinted in boxes:
+            assert wide == marked == hinted, (name, boxes)
+            hints += hinted
+        page.screenshot(path=str(tmp_path / f"{name.replace('/', '-')}-390.png"))
+        assert seen["errors"] == [] and seen["outside"] == [], (name, seen)
+        page.close()
+    assert hints >= 2  # the sources and region values tables are wider than a phone
+
+
+def _search_index(site_dir: Path) -> list[dict]:
+    js = (site_dir / "assets" / "search-index.js").read_text(encoding="utf-8")
+    return json.loads(js[js.index("=") + 1:js.rindex(";")])
+
+
+def test_search_index_covers_every_page_and_every_indicator(site, db_con):
+    index = _search_index(site.out_dir)
+    pages = {entry["href"].split("#")[0] for entry in index if entry["kind"] == "page"}
+    assert pages == set(site.pages)
+    codes = {code for (code,) in db_con.execute("SELECT code FROM indicators").fetchall()}
+    assert {entry["href"] for entry in index if entry["kind"] == "indicator"} == {
+        f"indicators.html?filter={code}" for code in codes}
+    assert any("双师型" in entry["text"] for entry in index if entry["href"].startswith("reading/"))
+
+
+@needs_browser
+@pytest.mark.slow
+def test_search_finds_shuangshixing_offline_and_opens_the_indicator(site, browser):
+    for width in (1280, 390):
+        page, seen = _open(browser, site.out_dir / "regions" / "tacheng.html", width=width)
+        page.fill("#vqr-search-input", "双师型")
+        page.wait_for_selector("a.vqr-search-hit", timeout=10_000)
+        hits = page.locator("a.vqr-search-hit")
+        texts = [hits.nth(i).inner_text() for i in range(hits.count())]
+        assert texts and all("双师型" in t for t in texts), texts
+        assert "指标 Indicator" in texts[0]  # the codebook first: its name or alias holds the word
+        hrefs = [hits.nth(i).get_attribute("href") for i in range(hits.count())]
+        assert any(h.startswith("../") and h.split("../")[1].split("/")[0] in ("regions", "reading", "sources")
+                   for h in hrefs), hrefs  # and the pages that use it, relative to this page
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        href = hits.first.get_attribute("href")
+        hits.first.click()
+        page.wait_for_load_state("load")
+        code = href.split("filter=")[1]
+        assert page.url.endswith(f"indicators.html?filter={code}")
+        rows = page.locator("#indicator-table tbody tr[data-search]:not([hidden])")
+        assert rows.count() >= 1 and all(code in rows.nth(i).get_attribute("data-search") for i in range(rows.count()))
+        assert seen["errors"] == [] and seen["outside"] == [], seen
         page.close()

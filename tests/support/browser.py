@@ -1,4 +1,5 @@
-"""Headless Chromium for the browser tests: Debian's chromium, driven by Playwright (never a downloaded browser)."""
+"""Headless Chromium for the browser tests: Debian's chromium, driven by Playwright (never a downloaded browser);
+the installed JupyterLab and `vqr serve` as servers for it."""
 
 from __future__ import annotations
 
@@ -68,8 +69,30 @@ def jupyterlab(root: Path, log: Path):
                     time.sleep(0.5)
             yield f"http://127.0.0.1:{port}"
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _stop(server)
+
+
+@contextlib.contextmanager
+def vqr_serve(site: Path, log: Path):
+    """`vqr serve --port 0` on ``site`` as a user runs it; yields the URL it prints (ends with "/")."""
+    cmd = [sys.executable, "-m", "vqr_analysis.cli", "serve", "--port", "0", "--site", str(site)]
+    with log.open("w") as err:
+        server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            line = server.stdout.readline()  # "serving <site> at http://127.0.0.1:<port>/  (Ctrl-C to stop)"
+            url = next((word for word in line.split() if word.startswith("http://127.0.0.1:")), None)
+            if url is None:
+                raise RuntimeError(f"vqr serve did not start: {line!r} {log.read_text()[-2000:]}")
+            yield url
+        finally:
+            _stop(server)
+            server.stdout.close()
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """End a server this helper started: politely, then for sure."""
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()

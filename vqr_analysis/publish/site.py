@@ -6,13 +6,16 @@ A build has three steps:
 1. **Stage** a project folder laid out like the site: ``pages/*.qmd`` at its root, the data fragments made from
    the database (``_fragments/*.md``, see :mod:`vqr_analysis.site_pages`), one ``sources/<region>.qmd`` per
    report, the executed notebooks as ``regions/<region>.ipynb`` and ``compare.ipynb`` (charts turned into
-   markup for the vendored vega-embed, each region's values-and-sources table appended), the assets (site CSS
+   markup for the vendored vega-embed, each region's values-and-sources table appended, every piece of HTML a
+   raw cell: a ``text/html`` output would make Quarto inject require.js and jQuery from a CDN), the assets (site CSS
    and JS, the Vega bundle once for the whole site, ``build-info.js``) and the CSV files. Its ``_quarto.yml``
    is the root one with the globs in navbar menus expanded into items.
 2. **Render** it: ``quarto render`` where ``quarto`` is on PATH, else the embedded renderer — nbconvert (basic
    template, body only) for notebooks, mistune for page markdown and Jinja2 for the page shell, which it
    draws from the staged ``_quarto.yml`` — same pages, same URLs, same navigation.
-3. **Swap** the rendered folder in place of the output folder; a failed render leaves the last good site.
+3. **Check** that nothing in the output would load from outside the machine (:mod:`vqr_analysis.publish.offline`,
+   whichever renderer made it), then **swap** the rendered folder in place of the output folder; a failed render
+   or check leaves the last good site.
 
 Pages hold no timestamp: the snapshot id and build date reach every footer through ``assets/build-info.js``,
 so a page whose content did not change stays byte-identical.
@@ -45,6 +48,8 @@ from vqr_analysis.analysis.charts import chart_title
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.paths import build_dir, default_db_path, project_root, site_dir
 from vqr_analysis.store.staging import replace_dir
+from vqr_analysis.publish.offline import check_offline
+from vqr_analysis.publish.search import SEARCH_INDEX_FILE, indicator_entries, page_entries, search_index_js
 from vqr_analysis.publish.site_pages import (
     CHART_FONT, SiteData, chart_figure, csv_with_codebook, data_fragments, load_site_data,
     region_values_fragment, template_env,
@@ -52,7 +57,7 @@ from vqr_analysis.publish.site_pages import (
 
 __all__ = [
     "build_site", "SiteResult", "RENDERERS", "load_site_config", "pick_renderer", "notebook_body",
-    "extract_chart_spec", "vega_bundle",
+    "extract_chart_spec", "vega_bundle", "stage_site",
 ]
 
 RENDERERS = ("auto", "quarto", "embedded")
@@ -236,10 +241,63 @@ def _raw_html_block(html: str) -> str:
     return f"{fence}{{=html}}\n{html.rstrip()}\n{fence}\n"
 
 
+# Output types that make Quarto inject require.js and jQuery from cdnjs (quarto-cli src/core/jupyter/widgets.ts
+# counts any display output carrying text/html or application/javascript as a "JavaScript widget"), or the
+# Jupyter widget manager from unpkg. A staged notebook carries none of them: HTML goes in as raw cells.
+_INJECTING_MIMES = ("text/html", "application/javascript", "text/javascript",
+                    "application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+
+
+def _raw_html_cell(html: str):
+    """A raw cell of HTML: Quarto writes it as a ``{=html}`` raw block, nbconvert's HTML exporter includes it."""
+    return nbformat.v4.new_raw_cell(html, metadata={"raw_mimetype": "text/html"})
+
+
+def _without_html_outputs(cell, chart_html: Callable[[dict], str]) -> list:
+    """A code cell as staged cells in output order: charts (via ``chart_html``) and HTML outputs become raw
+    HTML cells; other outputs stay on code cells, minus scripts and widget views; stderr is dropped (warnings
+    belong in the build log, not on the page). Continuation cells carry no code (``remove-input``)."""
+    staged, pending = [], None
+
+    def code_cell(first: bool):
+        copy_ = nbformat.from_dict(copy.deepcopy(dict(cell)))
+        copy_["outputs"] = []
+        if not first:
+            copy_["source"] = ""
+            copy_.metadata["tags"] = [*copy_.metadata.get("tags", []), "remove-input"]
+        return copy_
+
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            continue
+        rich = output.get("output_type") in ("display_data", "execute_result")
+        spec = extract_chart_spec(output) if rich else None
+        html = (output.get("data") or {}).get("text/html") if rich else None
+        if spec is not None or html:
+            if pending is not None and pending["outputs"]:
+                staged.append(pending)
+            pending = None
+            staged.append(_raw_html_cell(chart_html(spec) if spec is not None else
+                                         "".join(html) if isinstance(html, list) else html))
+            continue
+        if rich:
+            data = {k: v for k, v in (output.get("data") or {}).items() if k not in _INJECTING_MIMES}
+            if not data:
+                continue
+            output = nbformat.from_dict({**copy.deepcopy(dict(output)), "data": data})
+        if pending is None:
+            pending = code_cell(first=not staged)
+        pending["outputs"].append(output)
+    if pending is not None and pending["outputs"]:
+        staged.append(pending)
+    return staged
+
+
 def _stage_notebook(src: Path, dst: Path, *, title: str, label: str | None, page: str, depth: int,
                     before: list[str], after: list[str], codebook: pl.DataFrame, csv_files: dict[str, bytes]) -> None:
     """Copy an executed notebook for the site: front matter title, charts as vega-embed markup with a CSV
-    each, the site's own sections added as outputs (Quarto and nbconvert both show them verbatim).
+    each, every HTML output and the site's own sections as raw HTML cells — no ``text/html`` output is left,
+    so Quarto injects no script (see ``_INJECTING_MIMES``) and both renderers show the markup verbatim.
 
     The notebook's leading ``# heading`` becomes the page title (as Quarto does), prefixed by ``label`` (the
     region's name: one notebook serves every region, so its heading alone does not say which); ``label`` is
@@ -261,36 +319,31 @@ def _stage_notebook(src: Path, dst: Path, *, title: str, label: str | None, page
         first_md.source = rest.lstrip("\n")
     root = "../" * depth
     n_chart = 0
-    for cell in cells:
-        if cell.cell_type != "code":
-            continue
-        kept = []
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                continue  # warnings belong in the build log, not on the page
-            spec = extract_chart_spec(output) if output.get("output_type") in ("display_data", "execute_result") else None
-            if spec is not None:
-                n_chart += 1
-                chart_id = f"{page.replace('/', '-')}-chart-{n_chart}"
-                spec.pop("$schema", None)
-                spec.setdefault("config", {}).setdefault("font", CHART_FONT)
-                rows = _chart_rows(spec)
-                csv_name = f"charts/{chart_id}.csv"
-                if rows.height:
-                    csv_files[csv_name] = csv_with_codebook(rows, codebook)
-                html = chart_figure(spec, chart_id, csv_href=f"{root}data/{csv_name}" if rows.height else None,
-                                    caption=chart_title(spec))
-                output = nbformat.v4.new_output("display_data", {"text/html": html, "text/plain": "[chart]"})
-            kept.append(output)
-        cell["outputs"] = kept
-    def html_cell(html: str):
-        return nbformat.v4.new_code_cell(
-            "", outputs=[nbformat.v4.new_output("display_data", {"text/html": html, "text/plain": "[site]"})])
 
+    def chart_html(spec: dict) -> str:
+        nonlocal n_chart
+        n_chart += 1
+        chart_id = f"{page.replace('/', '-')}-chart-{n_chart}"
+        spec.pop("$schema", None)
+        spec.setdefault("config", {}).setdefault("font", CHART_FONT)
+        rows = _chart_rows(spec)
+        csv_name = f"charts/{chart_id}.csv"
+        if rows.height:
+            csv_files[csv_name] = csv_with_codebook(rows, codebook)
+        return chart_figure(spec, chart_id, csv_href=f"{root}data/{csv_name}" if rows.height else None,
+                            caption=chart_title(spec))
+
+    staged_cells = []
+    for cell in cells:
+        if cell.cell_type == "code":
+            staged_cells.extend(_without_html_outputs(cell, chart_html))
+        else:
+            staged_cells.append(cell)
     has_chart = n_chart > 0 or any('class="vqr-chart"' in html for html in before + after)
     front = {"title": title, **({"nav-text": label} if label else {}), **_quarto_includes(depth, has_chart)}
     nb.cells = [nbformat.v4.new_raw_cell("---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False)
-                                         + "---"), *map(html_cell, before), *cells, *map(html_cell, after)]
+                                         + "---"), *map(_raw_html_cell, before), *staged_cells,
+                *map(_raw_html_cell, after)]
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"c{i}"  # stable ids: the page must not change when only the ids do
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -373,6 +426,10 @@ def _stage(stage: Path, *, data: SiteData, config: dict, pages_dir: Path, notebo
         target = stage / "data" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
+    # The codebook for the embedded renderer's search index (Quarto ignores folders starting with "_").
+    (stage / "_search").mkdir(exist_ok=True)
+    (stage / "_search" / "indicators.json").write_text(
+        json.dumps(data.codebook.to_dicts(), ensure_ascii=False, sort_keys=True), encoding="utf-8")
     staged = _expand_navbar(config, stage)
     staged["project"]["render"] = _expand(config["project"]["render"], stage)
     (stage / "_quarto.yml").write_text(yaml.safe_dump(staged, allow_unicode=True, sort_keys=False),
@@ -413,6 +470,12 @@ def notebook_body(path: Path, *, echo: bool = False) -> tuple[dict, str]:
     tags = TagRemovePreprocessor(remove_cell_tags={"remove-cell"}, remove_input_tags={"remove-input"},
                                  remove_all_outputs_tags={"remove-output"}, enabled=True)
     nb, _ = tags.preprocess(nb, {})
+    # nbconvert's templates pass raw cells through an HTML sanitiser (it would drop the charts' and the
+    # provenance's <script type="application/json">); an HTML output is written verbatim. nbconvert injects
+    # nothing for it, so here the staged raw HTML goes back to being an output.
+    nb.cells = [nbformat.v4.new_code_cell("", id=c.get("id"), outputs=[nbformat.v4.new_output(
+                    "display_data", {"text/html": c.source, "text/plain": "[html]"})])
+                if c.cell_type == "raw" and c.metadata.get("raw_mimetype") == "text/html" else c for c in nb.cells]
     exporter = HTMLExporter(template_name="basic", exclude_input=not echo, exclude_input_prompt=True,
                             exclude_output_prompt=True, anchor_link_text="")
     body, _ = exporter.from_notebook_node(nb)
@@ -467,7 +530,7 @@ def _render_embedded(stage: Path, out: Path, config: dict, progress: Callable[[s
     website = config["website"]
     footer = website.get("page-footer") or ""
     footer = footer if isinstance(footer, str) else " ".join(str(v) for v in footer.values())
-    pages = []
+    pages, search = [], []
     for target in config["project"]["render"]:
         source = stage / target
         progress(f"rendering {target}")
@@ -477,9 +540,10 @@ def _render_embedded(stage: Path, out: Path, config: dict, progress: Callable[[s
             meta, body = _markdown_body(source, stage)
         page = _html_name(target)
         root = "../" * page.count("/")
+        title = meta.get("title", Path(target).stem)
         html = shell.render(
             lang=config.get("lang", "zh"), site_title=website.get("title", ""),
-            title=meta.get("title", Path(target).stem), body=Markup(body), root=root,
+            title=title, body=Markup(body), root=root,
             nav=_nav_items(config, page, root), footer=Markup(footer),
             has_chart='class="vqr-chart"' in body, kind=source.suffix.lstrip("."),
         )
@@ -487,10 +551,16 @@ def _render_embedded(stage: Path, out: Path, config: dict, progress: Callable[[s
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(html, encoding="utf-8")
         pages.append(page)
+        search.extend(page_entries(page, str(title), body))
     for pattern in (config["project"].get("resources") or []):
         base = pattern.split("*")[0].rstrip("/")
         if (stage / base).is_dir():
             shutil.copytree(stage / base, out / base, dirs_exist_ok=True)
+    codebook = stage / "_search" / "indicators.json"
+    if codebook.is_file():
+        search = indicator_entries(json.loads(codebook.read_text(encoding="utf-8"))) + search
+    (out / SEARCH_INDEX_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (out / SEARCH_INDEX_FILE).write_text(search_index_js(search), encoding="utf-8")
     return pages
 
 
@@ -512,6 +582,34 @@ def _render_quarto(stage: Path, out: Path, config: dict, progress: Callable[[str
 # ------------------------------------------------------------------------------------------------- build
 
 
+def _site_inputs(config_path: Path | None, pages_dir: Path | None, notebooks_dir: Path | None,
+                 built: str | None) -> tuple[dict, Path, Path, str]:
+    """The site definition, the pages folder, the executed notebooks and the footer's build date."""
+    config = load_site_config(config_path)
+    pages_dir = pages_dir or (config_path.parent if config_path else project_root()) / "pages"
+    notebooks_dir = Path(notebooks_dir or build_dir() / "notebooks")
+    built = built or dt.datetime.now(dt.timezone.utc).date().isoformat()
+    return config, pages_dir, notebooks_dir, built
+
+
+def _read_site_data(db_path: Path | None) -> SiteData:
+    con = connect(db_path or default_db_path())
+    try:
+        return load_site_data(con)
+    finally:
+        con.close()
+
+
+def stage_site(stage: Path, db_path: Path | None = None, notebooks_dir: Path | None = None, *,
+               built: str | None = None, config_path: Path | None = None, pages_dir: Path | None = None,
+               progress: Callable[[str], None] | None = None) -> dict:
+    """Lay out in ``stage`` the project folder that either renderer reads (``quarto render stage`` works on
+    it); returns its configuration, as written to ``stage/_quarto.yml``."""
+    config, pages_dir, notebooks_dir, built = _site_inputs(config_path, pages_dir, notebooks_dir, built)
+    return _stage(Path(stage), data=_read_site_data(db_path), config=config, pages_dir=pages_dir,
+                  notebooks_dir=notebooks_dir, built=built, progress=progress or (lambda _msg: None))
+
+
 def build_site(db_path: Path | None = None, notebooks_dir: Path | None = None, out_dir: Path | None = None,
                *, renderer: str = "auto", built: str | None = None, config_path: Path | None = None,
                pages_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> SiteResult:
@@ -524,18 +622,11 @@ def build_site(db_path: Path | None = None, notebooks_dir: Path | None = None, o
     progress = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
     name, reason = pick_renderer(renderer)
-    config = load_site_config(config_path)
-    pages_dir = pages_dir or (config_path.parent if config_path else project_root()) / "pages"
-    notebooks_dir = Path(notebooks_dir or build_dir() / "notebooks")
+    config, pages_dir, notebooks_dir, built = _site_inputs(config_path, pages_dir, notebooks_dir, built)
     out_dir = Path(out_dir or site_dir()).resolve()
-    built = built or dt.datetime.now(dt.timezone.utc).date().isoformat()
 
     t = time.perf_counter()
-    con = connect(db_path or default_db_path())
-    try:
-        data = load_site_data(con)
-    finally:
-        con.close()
+    data = _read_site_data(db_path)
     timings["data"] = time.perf_counter() - t
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -554,6 +645,9 @@ def build_site(db_path: Path | None = None, notebooks_dir: Path | None = None, o
         absent = [p for p in pages if not (rendered / p).is_file()]
         if absent:
             raise VqrError(f"{name} renderer did not produce {', '.join(absent)}")
+        t = time.perf_counter()
+        check_offline(rendered, renderer=name)  # before the briefs join it: PDFs are not pages
+        timings["offline check"] = time.perf_counter() - t
         if (out_dir / "briefs").is_dir():
             shutil.copytree(out_dir / "briefs", rendered / "briefs")
         replace_dir(rendered, out_dir)
