@@ -167,7 +167,7 @@ def test_coverage_counts_agree_with_values(built_db):
 def test_compare_table_is_wide_with_one_column_per_region(built_db, registry):
     table = vqr.compare_table(db=built_db)
     names = [r.region_zh for r in registry]
-    assert table.columns == ["indicator_code", "label", "unit", *names, "years", "comparability"]
+    assert table.columns == ["indicator_code", "label", "unit", *names, "years", "comparability", "flags", "cell_badges"]
     shared = vqr.shared_codes(db=built_db)
     assert sorted(table.get_column("indicator_code")) == sorted(shared)
     # Each shared code really has values in two or more regions.
