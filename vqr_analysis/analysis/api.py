@@ -157,7 +157,8 @@ def values(region: str | Sequence[str] | None = None, codes: str | Sequence[str]
                    i."table", i.parent_code, v.year, v.value, v.unit, v.status, v.qualifier, v.method,
                    v.pick_reason, v.n_statements, v.raw, v.raw_unit, v.quote, v.line, v.locator,
                    r.file AS source_file, v.obs_id,
-                   (SELECT string_agg(CASE WHEN ? = 'en' THEN f.message_en ELSE f.message_zh END, ' ')
+                   (SELECT string_agg(CASE WHEN ? = 'en' THEN f.message_en ELSE f.message_zh END, ' '
+                                      ORDER BY f.rule, f.message_zh)
                     FROM quality_flags f WHERE f.obs_id = v.obs_id) AS flags,
                    o.flag AS correction_note, i.kind, i.direction, r.subject_kind
             FROM indicator_values v
@@ -328,9 +329,9 @@ def quality_flags(region: str | None = None, *, db=None) -> pl.DataFrame:
             _check_known(con, "region", [region], "SELECT region FROM reports ORDER BY id")
         return con.sql(
             """
-            SELECT r.region, o.report_id, o.entity, o.indicator_code, i.name_zh AS label, i.name_en AS label_en,
+            SELECT r.region, o.report_id, o.entity, o.indicator_code, i.label_zh AS label, i.label_en AS label_en,
                    o.year, o.value, o.unit, o.raw, o.raw_unit, o.line, o.quote, o.status, o.method,
-                   f.rule, f.severity, f.message, f.obs_id, f.related_obs_id
+                   f.rule, f.severity, f.message, f.obs_id, f.related_obs_id, f.message_zh, f.message_en
             FROM quality_flags f
             JOIN observations o ON o.obs_id = f.obs_id
             JOIN reports r ON r.id = o.report_id

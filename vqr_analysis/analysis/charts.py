@@ -522,10 +522,15 @@ def region_vs_others(frame: pl.DataFrame, region: str, *, lang: str = "zh", titl
     focal_present = (pl.col("present") & (pl.col("region") == region)).any().over("indicator_code")
     # Only reported values are drawn here (a missing one has no position on a relative scale), so only they
     # are embedded.
-    data = data.filter((n_present >= min_regions) & focal_present & pl.col("present")).with_columns(
-        (pl.col("value") / pl.col("value").abs().max().over("indicator_code")).alias("relative"),
+    # A suspect value never sets the scale: "highest = 1" is the highest clean value. Another region's suspect
+    # value is left out; the region's own is drawn (its label says 存疑), at most just past the highest.
+    clean = pl.col("status") != "suspect"
+    data = data.filter((n_present >= min_regions) & focal_present & pl.col("present")
+                       & (clean | (pl.col("region") == region))).with_columns(
+        (pl.col("value") / pl.col("value").filter(clean).abs().max().over("indicator_code")).clip(upper_bound=1.05)
+        .alias("relative"),
         (pl.col("region") == region).alias("focal"),
-    )
+    ).filter(pl.col("relative").is_not_null())
     head = title or t["vs_title"].format(region=region_label)
     if data.is_empty():
         return _empty(t["empty"], head)
