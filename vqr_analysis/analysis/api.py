@@ -14,6 +14,7 @@ database before they are used.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -29,7 +30,8 @@ from vqr_analysis.core.vocab import (
 
 __all__ = [
     "connect", "reports", "indicators", "values", "compare", "profile", "quality_flags", "snapshot", "region_info",
-    "coverage", "compare_table", "shared_codes", "with_badges", "rank_comparable", "size_free",
+    "coverage", "compare_table", "shared_codes", "with_badges", "rank_comparable", "size_free", "derived_rates",
+    "DERIVED_RATES", "DerivedRate",
 ]
 
 # Columns every value frame carries, in this order.
@@ -320,6 +322,84 @@ def _rank_note(row: dict, lang: str) -> str | None:
         return f"{row['rank']} of {row['n_regions']} {kind}s ({level}); {order}"
     order = pick(DIRECTIONS[direction], lang) if direction else "从高到低排列，无好坏之分"
     return f"同类（{kind}·{level}）{row['n_regions']} 个主体中第 {row['rank']} 位（{order}）"
+
+
+@dataclass(frozen=True)
+class DerivedRate:
+    """A size-free rate made from two stated numbers: ``numerator`` ÷ ``denominator`` × ``factor``."""
+
+    code: str
+    numerator: str
+    denominator: str
+    factor: float
+    label_zh: str
+    label_en: str
+    unit: str
+
+
+# Counts compare across subjects of different size only as rates; these are the ones the data can give.
+DERIVED_RATES = (
+    DerivedRate("students_per_school", "full_time_students", "schools", 1, "校均在校生", "Students per school", "人/校"),
+    DerivedRate("teachers_per_school", "full_time_teachers", "schools", 1, "校均专任教师", "Full-time teachers per school",
+                "人/校"),
+    DerivedRate("specialties_per_school", "specialties", "schools", 1, "校均专业数", "Specialties per school", "个/校"),
+    DerivedRate("graduates_per_100_students", "graduates", "full_time_students", 100, "每百名在校生的毕业生数",
+                "Graduates per 100 students", "人/百生"),
+    DerivedRate("certificates_per_100_students", "vocational_certificates", "full_time_students", 100,
+                "每百名在校生获职业技能等级证书人数", "Skill certificates per 100 students", "人/百生"),
+    DerivedRate("training_per_student", "training_participants", "full_time_students", 1,
+                "每名在校生对应的社会培训人次", "Social training participants per student", "人次/生"),
+)
+
+
+def derived_rates(region: str | Sequence[str] | None = None, *, lang: str = "zh", db=None) -> pl.DataFrame:
+    """Per-school and per-student rates derived from two numbers the same report states for the same year
+    (``DERIVED_RATES``), with ``how`` saying the sum ('288,309 人 ÷ 34 所 = 8,480 人/校'). A rate made from a
+    suspect number is suspect too (``badge``, ``flag_text``). Ranks (``rank`` / ``n_regions``) compare subjects of
+    one kind and level, clean rates only."""
+    from vqr_analysis.core.numbers import format_number, format_value
+
+    check_lang(lang)
+    codes = sorted({c for d in DERIVED_RATES for c in (d.numerator, d.denominator)})
+    with _con(db) as con:
+        known = set(indicators(db=con).get_column("code").to_list())
+        vals = values(region, [c for c in codes if c in known], lang=lang, db=con)
+    rows = []
+    by_key = {(r["region"], r["indicator_code"], r["year"]): r for r in vals.iter_rows(named=True)
+              if r["value"] is not None}
+    for (reg, code, year), num in by_key.items():
+        for d in DERIVED_RATES:
+            den = by_key.get((reg, d.denominator, year))
+            if d.numerator != code or den is None or not den["value"]:
+                continue
+            value = num["value"] / den["value"] * d.factor
+            times = f" × {format_number(d.factor)}" if d.factor != 1 else ""
+            how = (f"{format_value(num['value'], num['unit'], lang=lang)} ÷ "
+                   f"{format_value(den['value'], den['unit'], lang=lang)}{times} = {format_number(value, decimals=1)}")
+            suspect = [r for r in (num, den) if r["status"] == "suspect"]
+            rows.append({
+                "region": reg, "region_zh": num["region_zh"], "region_en": num["region_en"], "level": num["level"],
+                "subject_kind": num["subject_kind"], "indicator_code": d.code, "numerator_code": d.numerator,
+                "label": d.label_en if lang == "en" else d.label_zh, "label_zh": d.label_zh, "label_en": d.label_en,
+                "year": year, "value": value, "unit": d.unit, "how": how,
+                "status": "suspect" if suspect else "reported",
+                "badge": pick(SUSPECT, lang) if suspect else None,
+                "flag_text": " ".join(r["flag_text"] or "" for r in suspect) or None,
+                "obs_ids": [num["obs_id"], den["obs_id"]],
+            })
+    schema = {"region": pl.String, "region_zh": pl.String, "region_en": pl.String, "level": pl.String,
+              "subject_kind": pl.String, "indicator_code": pl.String, "numerator_code": pl.String,
+              "label": pl.String, "label_zh": pl.String, "label_en": pl.String, "year": pl.Int32,
+              "value": pl.Float64, "unit": pl.String, "how": pl.String, "status": pl.String, "badge": pl.String,
+              "flag_text": pl.String, "obs_ids": pl.List(pl.Int64)}
+    frame = pl.DataFrame(rows, schema=schema)
+    latest = frame.filter(pl.col("year") == pl.col("year").max().over(["region", "indicator_code"]))
+    ranked = rank_comparable(latest.with_columns(pl.lit("per_student").alias("kind"),
+                                                 pl.lit("neither").alias("direction")))
+    alone = pl.col("n_regions").fill_null(0) < 2  # a rank of one says nothing
+    return ranked.with_columns(pl.when(alone).then(None).otherwise(pl.col(c)).alias(c)
+                               for c in ("rank", "n_regions", "rank_order")) \
+        .drop("clean", "size_free", "kind", "direction").sort("region", "indicator_code")
 
 
 def quality_flags(region: str | None = None, *, db=None) -> pl.DataFrame:

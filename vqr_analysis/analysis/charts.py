@@ -99,7 +99,7 @@ _TEXT = {
         "sat_title": "满意度", "empty": "没有可显示的数据",
     },
     "en": {
-        "not_reported": MISSING[1], "suspect_mark": f" ({SUSPECT[1]})", "flag": "Why suspect", "region": "Region / subject", "indicator": "Indicator", "value": "Value",
+        "not_reported": MISSING[1], "suspect_mark": f" ({SUSPECT[1]})", "flag": "Why suspect, or the correction", "region": "Region / subject", "indicator": "Indicator", "value": "Value",
         "year": "Year", "level": "Level", "status": "Status", "source": "Source", "quote": "Quote",
         "higher": LEVELS_SHORT["higher"][1].capitalize(), "secondary": LEVELS_SHORT["secondary"][1].capitalize(),
         "mixed_levels": "⚠ Mixed levels (higher vs secondary vocational): not directly comparable",
@@ -335,7 +335,8 @@ def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl
                 "label_en": pl.col("indicator_code"), "unit": pl.lit(""), "level": pl.lit(None, pl.String),
                 "year": pl.lit(None, pl.Int32), "data_year": pl.lit(None, pl.Int32), "status": pl.lit("absent"),
                 "quote": pl.lit(None, pl.String), "source_file": pl.lit(None, pl.String),
-                "line": pl.lit(None, pl.Int32), "report_id": pl.col("region")}
+                "line": pl.lit(None, pl.Int32), "report_id": pl.col("region"),
+                "flag_text": pl.lit(None, pl.String)}
     f = f.with_columns([expr.alias(name) for name, expr in defaults.items() if name not in f.columns])
     present = pl.col("value").is_not_null()
     return f.with_columns(
@@ -357,13 +358,14 @@ def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl
         .then(pl.concat_str([pl.col("source_file"), pl.col("line").cast(pl.String)], separator=":"))
         .otherwise(pl.lit("")).alias("source"),
         pl.col("status").fill_null("absent"),
+        pl.col("flag_text").fill_null(""),
         _unit_shown(pl.col("unit"), lang).alias("unit_shown"),
     )
 
 
 _CHART_COLUMNS = ["region", "region_label", "report_id", "indicator_code", "indicator_label", "level",
-                  "level_label", "value", "value_text", "unit", "year_text", "status", "quote_short", "source",
-                  "present"]
+                  "level_label", "value", "value_text", "unit", "year_text", "status", "flag_text", "quote_short",
+                  "source", "present"]
 
 
 def _slim(frame: pl.DataFrame, *extra: str) -> pl.DataFrame:
@@ -381,6 +383,7 @@ def _tooltip(lang: str, *extra: alt.Tooltip) -> list[alt.Tooltip]:
         alt.Tooltip("year_text:N", title=t["year"]),
         alt.Tooltip("level_label:N", title=t["level"]),
         alt.Tooltip("status:N", title=t["status"]),
+        alt.Tooltip("flag_text:N", title=t["flag"]),
         alt.Tooltip("quote_short:N", title=t["quote"]),
         alt.Tooltip("source:N", title=t["source"]),
     ]

@@ -51,7 +51,7 @@ HEADLINE_CODES = (
 HEADLINE_MIN, HEADLINE_MAX = 4, 8
 MAX_CHARTS = 3
 _TWO_YEAR_TOP = 10
-_CARD_REASON_CHARS = 60
+_CARD_REASON_CHARS = 80
 _PX_TO_PT = 0.75  # vl-convert sizes SVGs in CSS pixels
 _HALF_PLOT_PX = 200  # plot width of the small charts, two of which share a row
 _CHANGE_PLOT_PX = 140  # the change chart's labels ('144 学时 → 728 学时') run past its bars
@@ -143,18 +143,31 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…（全文见“数据质量说明”）"
 
 
-def _headline_items(prof: pl.DataFrame, codes: Sequence[str]) -> list[dict]:
+def _rate_text(rate: dict) -> str:
+    """A derived rate in words: '折算：校均在校生 8,479.7（288,309 人 ÷ 34 所）；同类 2 个主体中第 1 位'."""
+    text = f"折算：{rate['label_zh']} {rate['how'].rpartition(' = ')[2]}（{rate['how'].rpartition(' = ')[0]}）"
+    if rate["badge"]:
+        text += f" {rate['badge']}"
+    elif rate["rank"] is not None:
+        text += f"，同类主体 {rate['n_regions']} 个中第 {rate['rank']} 位（从高到低）"
+    return text
+
+
+def _headline_items(prof: pl.DataFrame, codes: Sequence[str], rates: pl.DataFrame | None = None) -> list[dict]:
     rows = {r["indicator_code"]: r for r in _present(prof).iter_rows(named=True)}
+    rate_rows = list(rates.iter_rows(named=True)) if rates is not None else []
     items = []
     for code in codes:
         r = rows[code]
+        # A count is context: where the report also states its denominator, the rate says what the count cannot.
+        made = [_rate_text(x) for x in rate_rows if x["numerator_code"] == code and x["year"] == r["year"]]
         items.append({
             "code": code, "label": r["label"], "value_text": format_value(r["value"], r["unit"], r["qualifier"]),
             # A suspect value is never a bare headline: its badge and the reason in words stand beside it.
             "badge": r["badge"] or "", "flag": _short(r["flag_text"] or "", _CARD_REASON_CHARS),
             "year": str(r["year"]) if r["year"] is not None else "",
             "source": f"原文“{r['raw']}”，第 {r['line']} 行" + ("（表格）" if r["method"] == "table" else ""),
-            "comparison": _comparison_text(r),
+            "comparison": "；".join([_comparison_text(r), *made]).strip("；"),
             "comparability": _COMPARABILITY[(bool(r.get("mixed_levels")), bool(r.get("mixed_years")))]
             if (r.get("n_regions") or 0) >= 2 else "",
         })
@@ -303,7 +316,7 @@ def brief_content(region: str, *, db=None, base: Path | None = None) -> BriefCon
         "level": f"{report['level_zh']}（{report['level_en']}）",
         "edition": f"{report['edition_year']} 年度（发布 {report['published']}）",
         "period": period, "data_year": str(report["data_year"]), "snapshot": snapshot,
-        "headlines": _headline_items(prof, codes),
+        "headlines": _headline_items(prof, codes, analysis.derived_rates(region, db=db)),
         "headline_empty": "数据库中尚无本地区的数值，本简报不列核心指标、对照表与图表。",
         "table": _table(table_frame, reports, region, codes) if codes else None,
         "challenges": _challenges(report, base),
