@@ -287,14 +287,17 @@ def profile(region: str, *, lang: str = "zh", db=None) -> pl.DataFrame:
 
 def rank_comparable(frame: pl.DataFrame) -> pl.DataFrame:
     """``rank`` / ``n_regions`` / ``rank_order`` on a :func:`compare` frame, among comparable clean values only:
-    same ``subject_kind`` and ``level``, size-free indicators, status not suspect. Other rows get rank NULL;
+    same ``subject_kind`` and ``level``, size-free indicators, status not suspect, at least two of them. Other
+    rows get rank NULL;
     ``clean`` and ``size_free`` say why."""
     clean = pl.col("value").is_not_null() & (pl.col("status") != "suspect")
     free = size_free(pl.col("kind"), pl.col("unit"))
     group = ["indicator_code", "subject_kind", "level"]
     frame = frame.with_columns(clean.alias("clean"), free.alias("size_free"),
                                pl.col("subject_kind").fill_null(""))
-    rankable = pl.col("clean") & pl.col("size_free") & (pl.col("subject_kind") != "")
+    comparable = pl.col("clean") & pl.col("size_free") & (pl.col("subject_kind") != "")
+    # A rank of one says nothing: a subject without a clean peer of its kind and level has no rank.
+    rankable = comparable & (comparable.sum().over(group) >= 2)
     key = pl.when(pl.col("direction") == "lower").then(pl.col("value")).otherwise(-pl.col("value"))
     return frame.with_columns(
         pl.when(rankable).then(pl.when(rankable).then(key).rank("min").over(group)).cast(pl.Int32).alias("rank"),
@@ -396,10 +399,7 @@ def derived_rates(region: str | Sequence[str] | None = None, *, lang: str = "zh"
     latest = frame.filter(pl.col("year") == pl.col("year").max().over(["region", "indicator_code"]))
     ranked = rank_comparable(latest.with_columns(pl.lit("per_student").alias("kind"),
                                                  pl.lit("neither").alias("direction")))
-    alone = pl.col("n_regions").fill_null(0) < 2  # a rank of one says nothing
-    return ranked.with_columns(pl.when(alone).then(None).otherwise(pl.col(c)).alias(c)
-                               for c in ("rank", "n_regions", "rank_order")) \
-        .drop("clean", "size_free", "kind", "direction").sort("region", "indicator_code")
+    return ranked.drop("clean", "size_free", "kind", "direction").sort("region", "indicator_code")
 
 
 def quality_flags(region: str | None = None, *, db=None) -> pl.DataFrame:
