@@ -182,8 +182,9 @@ class _Flag:
         return f"{self.message_zh} / {self.message_en}"
 
 
-def _names(codebook: Codebook, code: str) -> tuple[str, str]:
-    if code in codebook:
+def _names(codebook: Codebook | None, code: str) -> tuple[str, str]:
+    """The code's display labels (Chinese, English); the code itself only without a codebook (unit tests)."""
+    if codebook is not None and code in codebook:
         return codebook[code].label_zh, codebook[code].label_en
     return code, code
 
@@ -223,7 +224,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> None:
     )
 
 
-def _extraction(observations: list[_Obs], codebook: Codebook) -> list[_Flag]:
+def _extraction(observations: list[_Obs], codebook: Codebook | None = None) -> list[_Flag]:
     flags = []
     for o in observations:
         if o.status == "suspect" and o.flag and o.method != "correction":
@@ -321,7 +322,7 @@ def _preferred(group: list[_Obs], caught: set[int]) -> _Obs | None:
     return min(clean, key=lambda o: (order.get(o.method, 3), o.obs_id), default=None)
 
 
-def _ratios(observations: list[_Obs], caught: set[int], codebook: Codebook) -> list[_Flag]:
+def _ratios(observations: list[_Obs], caught: set[int], codebook: Codebook | None = None) -> list[_Flag]:
     groups = _by_key(observations)
     preferred: dict[tuple, _Obs | None] = {}  # per key: a key's statements are many when a report repeats
     flags = []
@@ -390,7 +391,7 @@ def _disagree(a: _Obs, b: _Obs) -> bool:
     return False  # two bounds or estimates: nothing to compare
 
 
-def _conflicts(observations: list[_Obs], caught: set[int], codebook: Codebook) -> list[_Flag]:
+def _conflicts(observations: list[_Obs], caught: set[int], codebook: Codebook | None = None) -> list[_Flag]:
     """Each statement that disagrees with another of its key is flagged once, against the first statement (in
     statement order) it disagrees with and is blamed for. A statement another rule caught explains the
     conflict, so a clean statement is blamed only next to another clean one.
@@ -405,7 +406,7 @@ def _conflicts(observations: list[_Obs], caught: set[int], codebook: Codebook) -
     return flags
 
 
-def _group_conflicts(stated: list[_Obs], caught: set[int], codebook: Codebook) -> list[_Flag]:
+def _group_conflicts(stated: list[_Obs], caught: set[int], codebook: Codebook | None = None) -> list[_Flag]:
     # Statements that _disagree cannot tell apart: (value, qualifier, raw) is all it reads.
     kinds: dict[tuple, list[int]] = {}
     for i, o in enumerate(stated):
