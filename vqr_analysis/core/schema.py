@@ -108,6 +108,7 @@ REPORTS = Table("reports", "One row per registered report (data/reports.toml).",
     Column("data_period_end", "DATE", "Date", "Last day of the period the data describe."),
     Column("data_year", "INTEGER", "Int64", "The year a value without its own year describes."),
     _text("publisher", "Who published the report."),
+    _text("title_zh", "The report's title for citations (registry title_zh, else subject + level + edition)."),
     _text("subject_kind", "Who the report speaks for: autonomous_region | prefecture | division_city | school "
                           "(ranks compare only one kind and level); empty when the registry does not say."),
     _text("subject_kind_zh", "The subject's kind, in Chinese."),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
 
@@ -45,11 +45,18 @@ class Report:
     data_period_end: str
     data_year: int
     publisher: str
+    # Optional: the report's title as printed on its cover; briefs cite it. Absent → derived (see `title`).
+    title_zh: str = ""
     # Optional: who the report speaks for (core.vocab.SUBJECT_KINDS) and its size where the report states it.
     # Ranks compare only subjects of one kind and level; a report without a kind is compared with none.
     subject_kind: str = ""
     schools: int | None = None
     students: int | None = None
+
+    @property
+    def title(self) -> str:
+        """The report's title for citations: as registered, else subject + level + edition."""
+        return self.title_zh or f"{self.subject_zh}{self.level_zh}质量年度报告（{self.edition_year}年度）"
 
     @property
     def level_zh(self) -> str:
@@ -65,14 +72,15 @@ class Report:
     def as_row(self) -> dict:
         row = asdict(self)
         row["level_zh"], row["level_en"] = self.level_zh, self.level_en
+        row["title_zh"] = self.title
         kind = SUBJECT_KINDS.get(self.subject_kind, ("", ""))
         row["subject_kind_zh"], row["subject_kind_en"] = kind
         return row
 
 
-_OPTIONAL = {"subject_kind": str, "schools": int, "students": int}
-_REQUIRED = [f.name for f in fields(Report) if f.name not in _OPTIONAL]
-_TYPES = {f.name: int if f.type == "int" else str for f in fields(Report) if f.name not in _OPTIONAL}
+_REQUIRED = [f.name for f in fields(Report) if f.default is MISSING]
+_OPTIONAL = [f.name for f in fields(Report) if f.default is not MISSING]
+_TYPES = {f.name: int if f.type in ("int", "int | None") else str for f in fields(Report)}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _DATE_FIELDS = ("data_period_start", "data_period_end")
 # Line breaks and other control characters have no place in a one-line registry field (they would break
@@ -120,6 +128,8 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
     if unknown:
         raise VqrError(f"{where} has unknown fields {', '.join(sorted(map(str, unknown)))}", path=path)
     for key, kind in _TYPES.items():
+        if key not in entry:
+            continue  # an optional field left out
         value = entry[key]
         # bool is an int subclass in Python; `data_year = true` is still wrong.
         if not isinstance(value, kind) or isinstance(value, bool):
@@ -129,16 +139,13 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
             raise VqrError(f"{where}: {key} must be non-empty text on one line", path=path)
         if kind is str and len(value) > MAX_FIELD_CHARS:
             raise VqrError(f"{where}: {key} is {len(value)} characters long; at most {MAX_FIELD_CHARS}", path=path)
-    for key, kind in _OPTIONAL.items():
-        if key in entry and (not isinstance(entry[key], kind) or isinstance(entry[key], bool)):
-            raise VqrError(f"{where}: {key} must be {'an integer' if kind is int else 'a string'}", path=path)
     if entry.get("subject_kind", "") not in ("", *SUBJECT_KINDS):
         raise VqrError(f"{where}: subject_kind {str(entry['subject_kind'])!r:.40} must be one of "
                        f"{', '.join(SUBJECT_KINDS)}", path=path)
     for key in ("schools", "students"):
         if key in entry and not 0 < entry[key] < 100_000_000:
             raise VqrError(f"{where}: {key} must be a positive count", path=path)
-    report = Report(**{k: entry[k] for k in [*_REQUIRED, *_OPTIONAL] if k in entry})
+    report = Report(**{k: entry[k] for k in (*_REQUIRED, *_OPTIONAL) if k in entry})
     if not _ID.match(report.id):
         raise VqrError(f"{where}: id {report.id!r:.60} must be letters, digits, _ or - (at most 40)", path=path)
     if not _SLUG.match(report.region):
