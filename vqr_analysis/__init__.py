@@ -17,8 +17,8 @@ and data-driven texts for notebooks) and ``vqr.notebooks`` (the papermill runner
 import importlib
 
 from vqr_analysis.analysis.api import (
-    compare, compare_table, connect, coverage, indicators, profile, quality_flags, region_info, reports,
-    shared_codes, snapshot, values,
+    compare, compare_table, connect, coverage, derived_rates, indicators, profile, quality_flags, region_info,
+    reports, shared_codes, snapshot, values,
 )
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.version import __version__
@@ -31,7 +31,7 @@ _LAZY_NAMES = {"display_table": "display"}  # name → the lazy module defining 
 
 __all__ = [
     "connect", "reports", "indicators", "values", "compare", "profile", "quality_flags", "snapshot", "region_info",
-    "coverage", "compare_table", "shared_codes", "display_table", "charts", "display", "notebooks", "VqrError",
+    "coverage", "compare_table", "shared_codes", "derived_rates", "display_table", "charts", "display", "notebooks", "VqrError",
     "__version__",
 ]
 

@@ -167,7 +167,7 @@ def test_coverage_counts_agree_with_values(built_db):
 def test_compare_table_is_wide_with_one_column_per_region(built_db, registry):
     table = vqr.compare_table(db=built_db)
     names = [r.region_zh for r in registry]
-    assert table.columns == ["indicator_code", "label", "unit", *names, "years", "comparability"]
+    assert table.columns == ["indicator_code", "label", "unit", *names, "years", "comparability", "flags", "cell_badges"]
     shared = vqr.shared_codes(db=built_db)
     assert sorted(table.get_column("indicator_code")) == sorted(shared)
     # Each shared code really has values in two or more regions.
@@ -185,3 +185,69 @@ def test_quality_flags_point_at_values(built_db):
 
 def test_snapshot_is_the_build_id(built_db):
     assert len(vqr.snapshot(db=built_db)) == 12
+
+
+# ------------------------------------------------------------------------------------- honest comparisons
+
+
+def test_display_labels_are_unique_in_both_languages_and_children_carry_their_parent(built_db):
+    codebook = vqr.indicators(db=built_db)
+    for column in ("label_zh", "label_en"):
+        labels = codebook.get_column(column)
+        assert labels.n_unique() == codebook.height, labels.filter(labels.is_duplicated()).to_list()
+    row = codebook.filter(pl.col("code") == "virtual_sim_bases_national").row(0, named=True)
+    assert row["label_zh"] == "虚拟仿真实训基地数·国家级数量" and row["name_zh"] == "国家级数量"
+    assert codebook.filter(pl.col("code") == "students_enrolled").item(0, "label_zh") == "在校生数"
+
+
+def test_ranks_leave_out_suspect_values_counts_and_other_kinds_of_subject(built_db):
+    regions = vqr.reports(db=built_db).select("region", "subject_kind", "level")
+    kind_of = {r["region"]: (r["subject_kind"], r["level"]) for r in regions.iter_rows(named=True)}
+    for region in kind_of:
+        prof = vqr.profile(region, db=built_db)
+        ranked = prof.filter(pl.col("rank").is_not_null())
+        # never a suspect value, never a count, area or money total
+        assert ranked.filter(pl.col("status") == "suspect").is_empty()
+        assert ranked.filter(pl.col("kind").is_in(["count", "area"])).is_empty()
+        suspect = prof.filter((pl.col("status") == "suspect") & pl.col("value").is_not_null())
+        assert all(note in ("存疑数值不参与排名", "数量随规模而变，不排名") for note in suspect.get_column("rank_note"))
+        for row in ranked.iter_rows(named=True):
+            cmp = vqr.compare(row["indicator_code"], db=built_db)
+            peers = cmp.filter(pl.col("value").is_not_null() & (pl.col("status") != "suspect")
+                               & pl.struct("region").map_elements(lambda s: kind_of[s["region"]] == kind_of[region],
+                                                                  return_dtype=pl.Boolean))
+            assert row["n_regions"] == peers.height >= 2  # compared only with its own kind and level
+    # Tacheng's suspect 51:1 is not ranked and says why; Changji and Tacheng (prefectures, secondary) are peers.
+    tacheng = vqr.profile("tacheng", db=built_db).filter(pl.col("indicator_code") == "student_teacher_ratio")
+    assert tacheng.item(0, "status") == "suspect" and tacheng.item(0, "rank") is None
+    assert tacheng.item(0, "rank_note") == "存疑数值不参与排名" and tacheng.item(0, "badge") == "存疑"
+    assert "生师比印为 51:1" in tacheng.item(0, "flag_text")
+    xinjiang = vqr.profile("xinjiang", db=built_db).filter(pl.col("indicator_code") == "full_time_students")
+    assert xinjiang.item(0, "rank") is None and "不排名" in xinjiang.item(0, "rank_note")
+
+
+def test_medians_leave_out_suspect_values(built_db):
+    prof = vqr.profile("changji", db=built_db).filter(pl.col("indicator_code") == "student_teacher_ratio")
+    cmp = vqr.compare("student_teacher_ratio", db=built_db)
+    level = prof.item(0, "level")
+    clean = cmp.filter((pl.col("region") != "changji") & (pl.col("level") == level)
+                       & (pl.col("status") != "suspect") & pl.col("value").is_not_null())
+    assert 51 not in clean.get_column("value").to_list()
+    assert prof.item(0, "median_others") == pytest.approx(clean.get_column("value").median())
+
+
+def test_a_share_changes_in_points_and_a_count_in_percent_and_absolute():
+    """Issue 14: a share going from 1 % to 0 % is −1 point in the two-year chart, not −100 %."""
+    from vqr_analysis import charts
+
+    frame = pl.DataFrame({
+        "region": ["r"] * 4, "region_zh": ["甲"] * 4, "indicator_code": ["a", "a", "b", "b"],
+        "label_zh": ["比例", "比例", "人数", "人数"], "label_en": ["Share", "Share", "Count", "Count"],
+        "year": [2022, 2023, 2022, 2023], "value": [1.0, 0.0, 1000.0, 1100.0], "unit": ["%", "%", "人", "人"],
+        "status": ["reported"] * 4,
+    })
+    spec = charts.to_spec(charts.two_year_change(frame, "r"))
+    rows = {row["indicator_code"]: row for rows in spec["datasets"].values() for row in rows
+            if "change_text" in row}
+    assert rows["a"]["change"] == pytest.approx(-1) and "−1 个百分点" in rows["a"]["change_text"]
+    assert rows["b"]["change"] == pytest.approx(10) and "+100 人（+10%）" in rows["b"]["change_text"]

@@ -237,7 +237,7 @@ def test_quality_note_lists_the_flags_on_the_briefs_own_numbers(brief_dir, regio
             assert "在数据库中没有质量标记" in text
         for flag in own.iter_rows(named=True):
             assert _squash(f"原文“{flag['raw']}”（第 {flag['line']} 行）") in text
-            assert _squash(flag["message"]) in text
+            assert _squash(flag["message_zh"]) in text  # the brief is Chinese: the Chinese sentence, whole
 
 
 @needs_poppler
@@ -352,7 +352,7 @@ def test_headline_codes_are_in_the_codebook(codebook):
 
 
 def test_format_value():
-    assert briefs.format_value(16.85, "ratio") == "16.85:1"
+    assert briefs.format_value(16.85, "ratio") == "16.9:1"  # issue 14: ratios as 16.9:1
     assert briefs.format_value(79.41, "%") == "79.41%"
     assert briefs.format_value(288309.0, "人") == "288,309 人"
     assert briefs.format_value(300.0, "人", "approximate") == "约300 人"
@@ -378,3 +378,38 @@ def test_chart_svg_cache_is_reused_and_gives_the_same_brief(built_db, tmp_path, 
     second = briefs.build_briefs(built_db, tmp_path / "b", [region], font=SYSTEM_FONT, svg_cache=cache)[0]
     assert sorted(cache.glob("*.svg")) == cached
     assert _text(first) == _text(second)
+
+
+@needs_poppler
+def test_every_suspect_value_shown_has_its_badge_and_no_count_is_ranked(brief_dir, regions, built_db):
+    """Issue 14, read as a policy reader would: in pdftotext of every brief, each suspect value the cards or the
+    table show has 存疑 beside it; ranks ('第 N 位') appear only as 'same kind and level' ranks, never on counts."""
+    from vqr_analysis.core.numbers import format_number, format_value
+
+    cmp = analysis.compare(list(briefs.HEADLINE_CODES), db=built_db)
+    seen_suspect = 0
+    for r in regions:
+        content = briefs.brief_content(r["region"], db=built_db)
+        text = _text(brief_dir / f"{r['region']}.pdf")
+        for item in content.data["headlines"]:
+            if item["badge"]:
+                seen_suspect += 1
+                assert _squash(item["value_text"] + item["badge"]) in text, (r["region"], item["label"])
+                assert item["flag"] and _squash(item["flag"])[:20] in text  # the reason in words, beside it
+        codes = [c for c in briefs.HEADLINE_CODES if any(
+            i["code"] == c for i in content.data["headlines"])]
+        for row in cmp.filter(pl.col("indicator_code").is_in(codes) & (pl.col("status") == "suspect")) \
+                .iter_rows(named=True):
+            seen_suspect += 1
+            assert _squash(f"{format_number(row['value'], row['unit'])}存疑") in text, (r["region"], row)
+        # Every rank is a rank among subjects of one kind and level, and no count card carries one.
+        for match in re.finditer(r"第(\d+)位", text):
+            assert re.search(r"同类（[^）]+）\d+个主体中$", text[:match.start()][-30:]), text[match.start() - 40:match.end()]
+        for item in content.data["headlines"]:
+            kind = analysis.indicators(db=built_db).filter(pl.col("code") == item["code"]).item(0, "kind")
+            if kind == "count":
+                assert "位" not in item["comparison"], item
+        for m in re.finditer(r"\d(?:\.\d+)?e[+-]\d\d", text):  # '2.9042e+08' (hashes have no sign)
+            raise AssertionError(f"scientific notation in the {r['region']} brief: {m.group()}")
+        assert format_value(None, "人") not in ("", "—")
+    assert seen_suspect, "the briefs should show at least one suspect value (51:1 for Tacheng)"

@@ -65,14 +65,17 @@ def test_numbers_carry_their_unit_and_missing_is_never_zero(profile):
 def test_wide_comparison_formats_every_region_column_and_marks_gaps(built_db):
     wide = vqr.compare_table(db=built_db)
     table = vqr.display_table(wide)
-    regions = [c for c in wide.columns if c not in ("indicator_code", "label", "unit", "years", "comparability")]
-    assert table.columns == ["label", *regions, "years", "comparability"]  # code and unit folded away
+    regions = [c for c in wide.columns
+               if c not in ("indicator_code", "label", "unit", "years", "comparability", "flags", "cell_badges")]
+    # code, unit and the per-cell badges folded away (the badges stand beside each region's number)
+    assert table.columns == ["label", *regions, "years", "comparability", "flags"]
     rows = _cells(table._repr_html_())
     gaps = sum(wide.get_column(r).is_null().sum() for r in regions)
-    assert sum(cell == NOT_REPORTED for row in rows for cell in row) == gaps > 0
+    # a withdrawn value reads 'not reported' with its 已更正 badge beside it
+    assert sum(cell.startswith(NOT_REPORTED) for row in rows for cell in row) == gaps > 0
     first = wide.row(0, named=True)
     reported = next(r for r in regions if first[r] is not None)
-    assert charts.format_number(first[reported]) in rows[0][1 + regions.index(reported)]
+    assert charts.format_number(first[reported], first["unit"]) in rows[0][1 + regions.index(reported)]
 
 
 def test_status_flags_and_comparability_are_badges(profile):

@@ -801,3 +801,39 @@ def test_search_finds_shuangshixing_offline_and_opens_the_indicator(site, browse
         assert rows.count() >= 1 and all(code in rows.nth(i).get_attribute("data-search") for i in range(rows.count()))
         assert seen["errors"] == [] and seen["outside"] == [], seen
         page.close()
+
+
+def test_compare_page_marks_every_suspect_value_it_shows(site, db_con):
+    """Issue 14: every suspect preferred value the compare page's main table shows carries the 存疑 badge with a
+    reason, taken from the database, not from a list."""
+    html = (site.out_dir / "compare.html").read_text(encoding="utf-8")
+    shown = set(re.findall(r'data-obs="(\d+)"', html))
+    suspect = db_con.execute(
+        """SELECT v.obs_id, string_agg(f.message_zh, ' ') FROM indicator_values v
+           JOIN quality_flags f ON f.obs_id = v.obs_id
+           WHERE v.entity IS NULL AND v.status = 'suspect' GROUP BY v.obs_id""").fetchall()
+    on_page = [(str(obs), reason) for obs, reason in suspect if str(obs) in shown]
+    assert on_page, "the compare page should show some of the database's suspect values"
+    for obs_id, _reason in on_page:
+        marks = re.findall(rf'data-obs="{obs_id}"[^>]*>[^<]*</button><span class="vqr-flag-badge vqr-flag-w" '
+                           r'title="([^"]+)">存疑 suspect</span>', html)
+        assert marks, f"suspect value {obs_id} shown without its badge"
+        assert all("，" in m or "。" in m for m in marks), marks  # a reason in words, not empty
+    # ... and a clean value never carries it
+    clean = db_con.execute("SELECT obs_id FROM indicator_values WHERE entity IS NULL AND status = 'reported' "
+                           "AND method <> 'correction'").fetchall()
+    for (obs_id,) in clean:
+        assert not re.search(rf'data-obs="{obs_id}"[^>]*>[^<]*</button><span class="vqr-flag-badge', html)
+
+
+def test_home_region_and_sources_pages_say_what_they_count(site, db_con, registry):
+    pages = _pages(site.out_dir)
+    for r in registry:
+        values = db_con.execute("SELECT count(*) FROM indicator_values WHERE report_id = ? AND entity IS NULL "
+                                "AND value IS NOT NULL", [r.id]).fetchone()[0]
+        statements = db_con.execute("SELECT count(*) FROM observations WHERE report_id = ?", [r.id]).fetchone()[0]
+        sources = pages[f"sources/{r.region}.html"]
+        assert f"提取记录 / Extracted statements ({statements})" in sources
+        assert f"每个指标每年取一个（{values} 个）" in sources
+        assert f"<dd>{values}</dd>" in pages["index.html"] and f"<dd>{statements}</dd>" in pages["index.html"]
+    assert "这里数的是提取记录" in pages["sources.html"]

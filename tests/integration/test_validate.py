@@ -34,14 +34,14 @@ def _flags(con, report_id: str, line: int, raw: str, method: str | None = None) 
 
 def test_001_per_student_equipment_in_wan_yuan_is_flagged(db_con):
     flags = _flags(db_con, "001", 33, "29042", "prose")
-    assert flags["bounds"][0] == "error" and "equipment_value_per_student" in flags["bounds"][1]
+    assert flags["bounds"][0] == "error" and "生均教学科研仪器设备值" in flags["bounds"][1]
     # and it disagrees with its own total ÷ students (18967.3836万元 / 6531)
-    assert "ratio_consistency" in flags and "18967.4 ÷ 6531" in flags["ratio_consistency"][1]
+    assert "ratio_consistency" in flags and "18,967.38 ÷ 6,531" in flags["ratio_consistency"][1]
 
 
 def test_001_books_per_student_in_wan_ce_is_flagged(db_con):
     flags = _flags(db_con, "001", 33, "29.78", "prose")
-    assert "bounds" in flags and "books_per_student" in flags["bounds"][1]
+    assert "bounds" in flags and "生均图书" in flags["bounds"][1]
 
 
 def test_002_wan_yuan_against_its_table_in_yuan_per_student(db_con):
@@ -67,7 +67,7 @@ def test_table_and_prose_disagreeing_are_both_marked(db_con):
 
 def test_003_per_student_figures_disagree_with_their_totals(db_con):
     flags = _flags(db_con, "003", 154, "181754.64", "prose")
-    assert "ratio_consistency" in flags and "6777.83 ÷ 4267" in flags["ratio_consistency"][1]
+    assert "ratio_consistency" in flags and "6,777.83 ÷ 4,267" in flags["ratio_consistency"][1]
 
 
 def test_flags_are_well_formed(db_con):
@@ -297,3 +297,13 @@ def test_003_schools_bachelor_teachers_exceed_the_prefectures_total(db_con):
     assert [(line, raw, severity) for line, raw, severity, _ in rows] == [(148, "378", "error")]
     _plain(rows[0][3])
     assert _flags(db_con, "003", 108, "154")["parts_le_total"]
+
+
+def test_every_flag_message_is_plain_words_in_both_languages(db_con):
+    """Issue 14: flag messages are Chinese and English sentences, with labels instead of codes and numbers as the
+    one formatter writes them (never 2.9042e+08)."""
+    rows = db_con.execute("SELECT message, message_zh, message_en FROM quality_flags").fetchall()
+    assert rows
+    for message, zh, en in rows:
+        _plain(message)
+        assert message == f"{zh} / {en}"

@@ -35,6 +35,8 @@ import altair as alt
 import polars as pl
 
 from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.numbers import UNITS_EN as _UNITS_EN, change as number_change, format_number, format_value
+from vqr_analysis.core.vocab import ABSENT, LANGS, LEVELS_SHORT, MISSING, SUSPECT, check_lang
 
 __all__ = [
     "indicator_across_regions", "region_vs_others", "two_year_change", "teacher_structure",
@@ -45,7 +47,6 @@ __all__ = [
     "FONT", "LANGS",
 ]
 
-LANGS = ("zh", "en")
 # CJK first: the labels are Chinese; vl-convert and browsers take the first family they have.
 FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 
@@ -75,25 +76,19 @@ _PART_COLOURS = ["#4c9a6a", "#c9a227", "#8e5ea2", "#5b8fd1"]
 _REMAINDER_GREY = "#cfcfcf"
 _QUOTE_CHARS = 160
 _HIGHLIGHT_MARK = "▶ "  # prefixed to the region a profile is about, in every axis that lists regions
-# Stored units are the reports' Chinese units; English labels spell them out (counts need no unit word).
-_UNITS_EN = {
-    "人": "", "个": "", "门": "", "项": "", "本": "", "所": "", "人次": "", "万元": "×10k yuan", "元": "yuan",
-    "元/生": "yuan/student", "个/生": "/student", "学时": "hours", "课时": "periods", "人日": "person-days",
-    "台": "", "册": "volumes", "册/生": "volumes/student", "平方米": "m²", "平方米/生": "m²/student",
-    "元/生/年": "yuan/student/year",
-}
 
 _TEXT = {
     "zh": {
-        "not_reported": "未报告", "suspect_mark": "（存疑）", "region": "地区/主体", "indicator": "指标", "value": "数值", "year": "年份",
-        "level": "学段", "status": "状态", "source": "来源", "quote": "原文", "higher": "高职", "secondary": "中职",
+        "not_reported": MISSING[0], "suspect_mark": f"（{SUSPECT[0]}）", "region": "地区/主体", "indicator": "指标", "value": "数值", "year": "年份",
+        "level": "学段", "status": "状态", "source": "来源", "quote": "原文", "higher": LEVELS_SHORT["higher"][0],
+        "secondary": LEVELS_SHORT["secondary"][0], "flag": "存疑原因",
         "mixed_levels": "⚠ 混合学段（高职与中职）：数值不宜直接比较",
         "mixed_years": "⚠ 数据年份不同：{years}",
         "across_title": "{label}：各地区比较",
         "relative_axis": "相对位置（该指标最高值 = 1）",
         "vs_title": "{region}与其他地区",
         "vs_note": "每行一个指标；彩色圆点为{region}，灰色为其他地区",
-        "change_axis": "变化率（%）", "change_title": "{region}：两年变化（{y0}→{y1}）",
+        "change_axis": "变化（比例、比值：百分点；数量、金额：%）", "change_title": "{region}：两年变化（{y0}→{y1}）",
         "change_note": "显示变化最大的 {n} 个指标（共 {total} 个有两年数据）",
         "no_base": "基数为零，无法计算", "change": "变化率", "change_head": "两年变化",
         "no_two_years": "报告没有给出两个学年的数值",
@@ -104,16 +99,16 @@ _TEXT = {
         "sat_title": "满意度", "empty": "没有可显示的数据",
     },
     "en": {
-        "not_reported": "not reported", "suspect_mark": " (suspect)", "region": "Region / subject", "indicator": "Indicator", "value": "Value",
+        "not_reported": MISSING[1], "suspect_mark": f" ({SUSPECT[1]})", "flag": "Why suspect, or the correction", "region": "Region / subject", "indicator": "Indicator", "value": "Value",
         "year": "Year", "level": "Level", "status": "Status", "source": "Source", "quote": "Quote",
-        "higher": "Higher voc.", "secondary": "Secondary voc.",
+        "higher": LEVELS_SHORT["higher"][1].capitalize(), "secondary": LEVELS_SHORT["secondary"][1].capitalize(),
         "mixed_levels": "⚠ Mixed levels (higher vs secondary vocational): not directly comparable",
         "mixed_years": "⚠ Different data years: {years}",
         "across_title": "{label}: across regions",
         "relative_axis": "Relative position (highest value = 1)",
         "vs_title": "{region} against the other regions",
         "vs_note": "One row per indicator; coloured dot = {region}, grey = other regions",
-        "change_axis": "Change (%)", "change_title": "{region}: change {y0}→{y1}",
+        "change_axis": "Change (shares, ratios: points; counts, amounts: %)", "change_title": "{region}: change {y0}→{y1}",
         "change_note": "The {n} largest changes of {total} indicators reported for both years",
         "no_base": "base is zero, change undefined", "change": "Change", "change_head": "Two-year change",
         "no_two_years": "No indicator is stated for two school years",
@@ -303,9 +298,7 @@ def _use_vqr_renderer() -> None:
 
 
 def _t(lang: str) -> dict[str, str]:
-    if lang not in _TEXT:
-        raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(LANGS)}")
-    return _TEXT[lang]
+    return _TEXT[check_lang(lang)]
 
 
 def _require(frame: pl.DataFrame, *columns: str) -> None:
@@ -315,35 +308,22 @@ def _require(frame: pl.DataFrame, *columns: str) -> None:
                        "vqr.compare()")
 
 
-def format_number(value: float | None) -> str | None:
-    """The one number style of charts and briefs: thousands separators, at most two decimals, no trailing 0."""
-    if value is None:
-        return None
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-_format_number = format_number  # older private name, still imported by the briefs
-
-
 def _unit_shown(unit: pl.Expr, lang: str) -> pl.Expr:
     """The unit as a reader sees it: nothing for a bare ratio; in English, spelled out (counts need no word)."""
     return unit.fill_null("").replace({"ratio": "", **(_UNITS_EN if lang == "en" else {})})
 
 
 def value_text(value: str | pl.Expr = "value", unit: str | pl.Expr = "unit", *, lang: str = "zh") -> pl.Expr:
-    """A value with its unit as text ('98.76%', '1,521 人', '20.05' for a ratio); NULL where the value is NULL.
+    """A value with its unit as text ('98.76%', '1,521 人', '16.9:1'); NULL where the value is NULL.
 
-    The one rule for charts and tables (``display_table``): ``format_number``, '%' attached to the number in both
-    languages, any other unit after a space.
+    The one rule for charts and tables (``display_table``): :func:`vqr_analysis.core.numbers.format_value`.
     """
-    _t(lang)
+    check_lang(lang)
     value = pl.col(value) if isinstance(value, str) else value
-    unit = _unit_shown(pl.col(unit) if isinstance(unit, str) else unit, lang)
-    number = value.map_elements(format_number, return_dtype=pl.String)
-    return pl.when(value.is_not_null()).then(
-        pl.when(unit == "%").then(number + unit).otherwise((number + pl.lit(" ") + unit).str.strip_chars()))
+    unit = pl.col(unit) if isinstance(unit, str) else unit
+    return pl.struct(value.alias("v"), unit.cast(pl.String).alias("u")).map_elements(
+        lambda row: None if row["v"] is None else format_value(row["v"], row["u"], lang=lang),
+        return_dtype=pl.String)
 
 
 def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl.DataFrame:
@@ -355,7 +335,8 @@ def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl
                 "label_en": pl.col("indicator_code"), "unit": pl.lit(""), "level": pl.lit(None, pl.String),
                 "year": pl.lit(None, pl.Int32), "data_year": pl.lit(None, pl.Int32), "status": pl.lit("absent"),
                 "quote": pl.lit(None, pl.String), "source_file": pl.lit(None, pl.String),
-                "line": pl.lit(None, pl.Int32), "report_id": pl.col("region")}
+                "line": pl.lit(None, pl.Int32), "report_id": pl.col("region"),
+                "flag_text": pl.lit(None, pl.String)}
     f = f.with_columns([expr.alias(name) for name, expr in defaults.items() if name not in f.columns])
     present = pl.col("value").is_not_null()
     return f.with_columns(
@@ -377,13 +358,14 @@ def _prepare(frame: pl.DataFrame, lang: str, highlight: str | None = None) -> pl
         .then(pl.concat_str([pl.col("source_file"), pl.col("line").cast(pl.String)], separator=":"))
         .otherwise(pl.lit("")).alias("source"),
         pl.col("status").fill_null("absent"),
+        pl.col("flag_text").fill_null(""),
         _unit_shown(pl.col("unit"), lang).alias("unit_shown"),
     )
 
 
 _CHART_COLUMNS = ["region", "region_label", "report_id", "indicator_code", "indicator_label", "level",
-                  "level_label", "value", "value_text", "unit", "year_text", "status", "quote_short", "source",
-                  "present"]
+                  "level_label", "value", "value_text", "unit", "year_text", "status", "flag_text", "quote_short",
+                  "source", "present"]
 
 
 def _slim(frame: pl.DataFrame, *extra: str) -> pl.DataFrame:
@@ -401,6 +383,7 @@ def _tooltip(lang: str, *extra: alt.Tooltip) -> list[alt.Tooltip]:
         alt.Tooltip("year_text:N", title=t["year"]),
         alt.Tooltip("level_label:N", title=t["level"]),
         alt.Tooltip("status:N", title=t["status"]),
+        alt.Tooltip("flag_text:N", title=t["flag"]),
         alt.Tooltip("quote_short:N", title=t["quote"]),
         alt.Tooltip("source:N", title=t["source"]),
     ]
@@ -542,10 +525,15 @@ def region_vs_others(frame: pl.DataFrame, region: str, *, lang: str = "zh", titl
     focal_present = (pl.col("present") & (pl.col("region") == region)).any().over("indicator_code")
     # Only reported values are drawn here (a missing one has no position on a relative scale), so only they
     # are embedded.
-    data = data.filter((n_present >= min_regions) & focal_present & pl.col("present")).with_columns(
-        (pl.col("value") / pl.col("value").abs().max().over("indicator_code")).alias("relative"),
+    # A suspect value never sets the scale: "highest = 1" is the highest clean value. Another region's suspect
+    # value is left out; the region's own is drawn (its label says 存疑), at most just past the highest.
+    clean = pl.col("status") != "suspect"
+    data = data.filter((n_present >= min_regions) & focal_present & pl.col("present")
+                       & (clean | (pl.col("region") == region))).with_columns(
+        (pl.col("value") / pl.col("value").filter(clean).abs().max().over("indicator_code")).clip(upper_bound=1.05)
+        .alias("relative"),
         (pl.col("region") == region).alias("focal"),
-    )
+    ).filter(pl.col("relative").is_not_null())
     head = title or t["vs_title"].format(region=region_label)
     if data.is_empty():
         return _empty(t["empty"], head)
@@ -606,14 +594,18 @@ def _change_panel(mine: pl.DataFrame, region: str, lang: str, *, title: str | No
     pair = last.join(first.select("indicator_code", pl.col("value").alias("value0"),
                                   pl.col("value_text").alias("value_text0"), pl.col("year_text").alias("year0")),
                      on="indicator_code", how="left", maintain_order="left")
-    base_ok = pl.col("value0").is_not_null() & (pl.col("value0") != 0) & pl.col("value").is_not_null()
+    # Shares and ratios change in percentage points, counts and amounts in per cent (core.numbers.change): a
+    # share going from 1 % to 0 % is −1 point, not −100 %. The label gives both values and the change.
+    changes = [number_change(v0, v1, unit, lang=lang) for v0, v1, unit in
+               pair.select("value0", "value", "unit").iter_rows()]
     pair = pair.with_columns(
-        pl.when(base_ok).then((pl.col("value") - pl.col("value0")) / pl.col("value0").abs() * 100)
-        .otherwise(None).alias("change"),
+        pl.Series("change", [c.value for c in changes], dtype=pl.Float64),
+        pl.Series("change_word", [c.text for c in changes], dtype=pl.String),
     ).with_columns(
         pl.col("change").is_not_null().alias("present"),
         pl.when(pl.col("change").is_not_null())
-        .then(pl.format("{} → {}", pl.col("value_text0"), pl.col("value_text")))
+        .then(pl.format("{} → {}（{}）" if lang == "zh" else "{} → {} ({})", pl.col("value_text0"),
+                        pl.col("value_text"), pl.col("change_word")))
         .when(pl.col("value0").is_not_null() & pl.col("value").is_not_null()).then(pl.lit(t["no_base"]))
         .otherwise(pl.format("{} → {}", pl.col("value_text0"), pl.col("value_text"))).alias("change_text"),
     )
@@ -626,10 +618,10 @@ def _change_panel(mine: pl.DataFrame, region: str, lang: str, *, title: str | No
     notes = [t["change_note"].format(n=pair.height, total=total)] if pair.height < total else []
     head = title or t["change_title"].format(region=region_label, y0=y0, y1=y1)
     order = pair.get_column("indicator_label").to_list()
-    base = alt.Chart(_slim(pair, "change", "change_text"))
+    base = alt.Chart(_slim(pair, "change", "change_text", "change_word"))
     y = alt.Y("indicator_label:N", title=None, sort=order)
     change_tip = alt.Tooltip("change_text:N", title=f"{y0}→{y1}")
-    pct = alt.Tooltip("change:Q", title=t["change"], format="+.1f")
+    pct = alt.Tooltip("change_word:N", title=t["change"])
     reported = base.transform_filter("datum.present")
     bars = reported.mark_bar(height={"band": 0.7}).encode(
         x=alt.X("change:Q", title=t["change_axis"]), y=y,

@@ -31,13 +31,15 @@ from typing import Sequence
 
 import polars as pl
 
-from vqr_analysis.analysis.charts import format_number, value_text
+from vqr_analysis.analysis.charts import value_text
 from vqr_analysis.core.errors import VqrError
-from vqr_analysis.quality.rules import RULE_TEXT_ZH, RULES
+from vqr_analysis.core.numbers import format_number
+from vqr_analysis.core.vocab import (
+    ABSENT, COMPARABILITY, CORRECTED, DIRECTIONS, INDICATOR_KINDS, LANGS, LEVELS_SHORT, MISSING, RULE_TEXT,
+    SUBJECT_KINDS, SUSPECT, check_lang, say as _say,
+)
 
 __all__ = ["display_table", "DisplayTable", "Text", "region_summary", "reports_summary", "COLUMNS", "LANGS"]
-
-LANGS = ("zh", "en")
 
 # Known columns of the API frames: (Chinese header, English header, kind). The kind picks the cell format:
 #   value  number with the row's unit, NULL = not reported     count  number, NULL = '—'
@@ -65,10 +67,18 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "data_period_start": ("数据期间起", "Period from", "text"),
     "data_period_end": ("数据期间止", "Period to", "text"),
     "value": ("数值", "Value", "value"),
-    "median_others": ("其他地区中位数", "Median of the others", "value"),
+    "median_others": ("同学段其他地区中位数", "Median of the others (same level)", "value"),
     "unit": ("单位", "Unit", "text"),
     "status": ("状态", "Status", "status"),
     "flags": ("质量标记", "Quality flags", "flags"),
+    "badge": ("标记", "Mark", "badge"),
+    "flag_text": ("存疑原因或更正说明", "Why suspect, or the correction", "reason"),
+    "kind": ("指标类型", "Kind", "indicator_kind"),
+    "direction": ("方向", "Direction", "direction"),
+    "subject_kind": ("主体类型", "Subject kind", "subject_kind"),
+    "rank_note": ("名次说明", "What the rank compares", "text"),
+    "rank_order": ("排序", "Order", "text"),
+    "n_statements": ("陈述数", "Statements", "count"),
     "rank": ("名次", "Rank", "rank"),
     "n_regions": ("报告地区数", "Regions reporting", "count"),
     "comparability": ("可比性", "Comparability", "comparability"),
@@ -79,6 +89,8 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "rule": ("规则", "Rule", "rule"),
     "severity": ("严重程度", "Severity", "severity"),
     "message": ("说明", "Message", "text"),
+    "message_zh": ("说明", "Message (Chinese)", "text"),
+    "message_en": ("英文说明", "Message", "text"),
     "method": ("来源方式", "Method", "text"),
     "pick_reason": ("取值依据", "Why this value", "text"),
     "indicators_reported": ("有数值的指标", "Indicators with a value", "count"),
@@ -87,22 +99,14 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
 }
 
 # Fixed vocabulary: (Chinese, English, badge class); class "w" is drawn amber, "e" red, "na" grey.
-_LEVELS = {"higher": ("高职", "higher voc."), "secondary": ("中职", "secondary voc.")}
-_STATUS = {
-    "suspect": ("存疑", "suspect", "w"),
-    "missing": ("未报告", "not reported", "na"),
-    "absent": ("未提及", "not stated", "na"),
-}
+_STATUS = {"suspect": (*SUSPECT, "w"), "missing": (*MISSING, "na"), "absent": (*ABSENT, "na")}
+_BADGE_CSS = {SUSPECT[0]: "w", SUSPECT[1]: "w", CORRECTED[0]: "ok", CORRECTED[1]: "ok"}
 _REPORTED = "✓"  # status 'reported', the common case: a quiet tick (the table's note says what it means)
 _SEVERITY = {"error": ("错误", "error", "e"), "warning": ("警告", "warning", "w")}
 # The comparability notes of ``analysis.compare``, as short badges.
-_COMPARABILITY = {
-    "mixed levels and years": ("学段、年份均不同", "levels and years differ"),
-    "mixed levels (higher vs secondary)": ("高职与中职混合", "levels differ"),
-    "mixed data years": ("年份不同", "years differ"),
-}
+_COMPARABILITY = {note: words for note, words in COMPARABILITY.items() if note != "comparable"}
 _QUALIFIER_MARK = {"lower_bound": "≥ ", "approximate": "≈ "}  # '3300余' is at least 3300; '约3300' about it
-_NOT_REPORTED = ("未报告", "not reported")
+_NOT_REPORTED = MISSING
 _RANK_OF_N = ("名次", "Rank of n")  # the header of 'rank / n_regions' ('2 / 3')
 _EMPTY = "—"
 _QUOTE_CHARS = 80
@@ -136,14 +140,7 @@ _STYLE = (
 )
 
 
-def _check_lang(lang: str) -> None:
-    if lang not in LANGS:
-        raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(LANGS)}")
-
-
-def _say(zh: str, en: str, lang: str) -> str:
-    """Fixed wording: 'Chinese / English' for zh (Chinese first, English beside it), English for en."""
-    return f"{zh} / {en}" if lang == "zh" else en
+_check_lang = check_lang
 
 
 def _e(text: object) -> str:
@@ -273,6 +270,9 @@ def _default_columns(frame: pl.DataFrame) -> list[str]:
         folded.add("unit")
     if "status" in frame.columns:
         folded.add("flags")
+    if "value" in frame.columns:
+        folded.add("badge")  # drawn beside the value itself
+    folded.add("cell_badges")  # drawn beside each region's number in compare_table
     if "rank" in frame.columns:
         folded.add("n_regions")
     return [c for c in frame.columns if c not in folded]
@@ -317,14 +317,40 @@ def _cells(frame: pl.DataFrame, column: str, lang: str, shown: Sequence[str]) ->
         qualifiers = _column(frame, "qualifier") if column == "value" else [None] * frame.height
         # median_others is a statistic, not a statement: empty means "no other region", not "not reported".
         gap = _empty if column == "median_others" else (lambda: _missing(lang))
-        return [_plain(_QUALIFIER_MARK.get(q, "") + text) if text is not None else gap()
-                for text, q in zip(texts, qualifiers)]
+        cells = [_plain(_QUALIFIER_MARK.get(q, "") + text) if text is not None else gap()
+                 for text, q in zip(texts, qualifiers)]
+        return [_with_badge(cell, badge, reason) for cell, (badge, reason)
+                in zip(cells, _value_badges(frame, column, lang))]
     if kind == "label":
         return [_plain(v, title=code) if v is not None else _empty()
                 for v, code in zip(values, _column(frame, "indicator_code"))]
     if kind == "status":
         return [_status(v, flag, lang) for v, flag in zip(values, _column(frame, "flags"))]
     return [_cell(kind, v, lang) for v in values]
+
+
+def _value_badges(frame: pl.DataFrame, column: str, lang: str) -> list[tuple[str | None, str | None]]:
+    """(badge, reason) per row for the numbers of ``column``: the frame's own ``badge`` / ``flag_text`` for its
+    value, or for a region column of ``compare_table`` the badges it lists per region."""
+    if column == "value" and "badge" in frame.columns:
+        return list(zip(_column(frame, "badge"), _column(frame, "flag_text")))
+    if "cell_badges" in frame.columns and column not in ("value", "median_others"):
+        out = []
+        for marks in _column(frame, "cell_badges"):
+            mark = next((m for m in marks or [] if m["column"] == column), None)
+            out.append((mark["badge"], mark["reason"]) if mark else (None, None))
+        return out
+    return [(None, None)] * frame.height
+
+
+def _with_badge(cell: _Cell, badge: str | None, reason: str | None) -> _Cell:
+    """The value with its 存疑 / 已更正 badge beside it; the reason is the badge's tooltip and the table's note."""
+    if not badge:
+        return cell
+    css = _BADGE_CSS.get(badge, "w")
+    tip = f' title="{_e(reason)}"' if reason else ""
+    return _Cell(f"{cell.text} [{badge}]", f'{cell.html} <span class="b {css}"{tip}>{_e(badge)}</span>', cell.css,
+                 cell.title)
 
 
 def _status(status: str | None, flags: str | None, lang: str) -> _Cell:
@@ -348,7 +374,14 @@ def _cell(kind: str, value, lang: str) -> _Cell:
     if kind == "int":
         return _plain(_int_text(value))
     if kind == "level":
-        return _plain(_say(*_LEVELS.get(value, (value, value)), lang))
+        return _plain(_say(*LEVELS_SHORT.get(value, (value, value)), lang))
+    if kind in ("indicator_kind", "direction", "subject_kind"):
+        words = {"indicator_kind": INDICATOR_KINDS, "direction": DIRECTIONS, "subject_kind": SUBJECT_KINDS}[kind]
+        return _plain(_say(*words.get(value, (value, value)), lang)) if value else _empty()
+    if kind == "badge":
+        return _Cell(str(value), f'<span class="b {_BADGE_CSS.get(value, "w")}">{_e(value)}</span>')
+    if kind == "reason":
+        return _plain(_short(str(value), _QUOTE_CHARS * 2), title=str(value))
     if kind == "severity":
         zh, en, css = _SEVERITY.get(value, (value, value, "w"))
         return _badge(zh, en, css, lang)
@@ -357,8 +390,8 @@ def _cell(kind: str, value, lang: str) -> _Cell:
             return _badge(*_COMPARABILITY[value], "w x", lang)
         return _badge("可比", "comparable", "ok", lang) if value == "comparable" else _plain(str(value))
     if kind == "rule":
-        english = RULES[value][1] if value in RULES else value
-        return _plain(RULE_TEXT_ZH.get(value, value), "nw", title=english) if lang == "zh" else _plain(english)
+        zh, english = RULE_TEXT.get(value, (value, value))
+        return _plain(zh, "nw", title=english) if lang == "zh" else _plain(english)
     if kind == "flags":
         return _badge("⚑ 已标记", "⚑ flagged", "w", lang, title=value)
     if kind == "raw":

@@ -109,6 +109,12 @@ REPORTS = Table("reports", "One row per registered report (data/reports.toml).",
     Column("data_year", "INTEGER", "Int64", "The year a value without its own year describes."),
     _text("publisher", "Who published the report."),
     _text("title_zh", "The report's title for citations (registry title_zh, else subject + level + edition)."),
+    _text("subject_kind", "Who the report speaks for: autonomous_region | prefecture | division_city | school "
+                          "(ranks compare only one kind and level); empty when the registry does not say."),
+    _text("subject_kind_zh", "The subject's kind, in Chinese."),
+    _text("subject_kind_en", "The subject's kind, in English."),
+    Column("schools", "INTEGER", "Int64", "Schools the subject covers, where the report states it."),
+    Column("students", "INTEGER", "Int64", "Students the subject covers, where the report states it."),
 ))
 
 INDICATORS = Table("indicators", "The codebook: one row per indicator code (data/indicators.csv).", (
@@ -121,6 +127,13 @@ INDICATORS = Table("indicators", "The codebook: one row per indicator code (data
     _text("unit", "Canonical unit of stored values."),
     _text("unit_kind", "Unit family (count, percent, currency_10k_yuan, …) used by validation bounds."),
     _text("description_en", "Definition."),
+    _text("kind", "What it measures: count | share | ratio | per_student | money | area | score "
+                  "(data/indicator_kinds.csv; counts grow with size and are never ranked).",
+          allowed=("count", "share", "ratio", "per_student", "money", "area", "score")),
+    _text("direction", "Which way is better: higher | lower | neither (best/worst words only for the first two).",
+          allowed=("higher", "lower", "neither")),
+    _text("label_zh", "Display label, unique in Chinese (a repeated child name carries its parent: 虚拟仿真实训基地数·国家级数量)."),
+    _text("label_en", "Display label, unique in English."),
 ))
 
 OBSERVATIONS = Table("observations", "One row per stated value (or stated absence), with its provenance.", (
@@ -152,7 +165,9 @@ QUALITY_FLAGS = Table("quality_flags", "One row per data-test finding about an o
     Column("obs_id", "BIGINT", "Int64", "The observation the flag is about."),
     _text("rule", "Rule name (bounds, parts_le_total, conflict, ratio_consistency, extraction, …)."),
     _text("severity", "warning | error.", allowed=SEVERITIES),
-    _text("message", "What is wrong, in plain words."),
+    _text("message", "What is wrong, in plain words: the Chinese sentence, ' / ', the English one."),
+    _text("message_zh", "What is wrong, in a Chinese sentence (labels, not codes; numbers as printed)."),
+    _text("message_en", "What is wrong, in an English sentence (labels, not codes; numbers as printed)."),
     Column("related_obs_id", "BIGINT", "Int64", "The other observation involved, if any."),
 ))
 

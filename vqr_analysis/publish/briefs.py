@@ -27,6 +27,8 @@ import polars as pl
 
 from vqr_analysis.analysis import api as analysis
 from vqr_analysis.core.errors import VqrError, check_known
+from vqr_analysis.core.numbers import format_number, format_value as _format_value
+from vqr_analysis.core.vocab import COMPARABILITY, MISSING, RULE_TEXT, SUSPECT
 from vqr_analysis.core.paths import mark_output_dir
 from vqr_analysis.publish.fonts import CjkFont, find_cjk_font, missing_glyphs, register_chart_font
 from vqr_analysis.store.cache import ContentStore, atomic_path, digest
@@ -49,6 +51,7 @@ HEADLINE_CODES = (
 HEADLINE_MIN, HEADLINE_MAX = 4, 8
 MAX_CHARTS = 3
 _TWO_YEAR_TOP = 10
+_CARD_REASON_CHARS = 80
 _PX_TO_PT = 0.75  # vl-convert sizes SVGs in CSS pixels
 _HALF_PLOT_PX = 200  # plot width of the small charts, two of which share a row
 _CHANGE_PLOT_PX = 140  # the change chart's labels ('144 学时 → 728 学时') run past its bars
@@ -57,12 +60,11 @@ _ROW_SHRINK = 1.15  # two charts may share a row if shrinking them to at most 1/
 _SVG_WIDTH_RE = re.compile(r'<svg[^>]*\swidth="([\d.]+)"')
 
 _COMPARABILITY = {
-    (True, True): "比较对象的教育层次（高职/中职）与数据年份不同，仅供参考",
-    (True, False): "比较对象含高职与中职，层次不同，仅供参考",
-    (False, True): "比较对象的数据年份不同，仅供参考",
+    (True, True): f"比较对象{COMPARABILITY['mixed levels and years'][0]}，仅供参考",
+    (True, False): f"比较对象{COMPARABILITY['mixed levels (higher vs secondary)'][0]}，层次不同，仅供参考",
+    (False, True): f"比较对象{COMPARABILITY['mixed data years'][0]}，仅供参考",
     (False, False): "",
 }
-_QUALIFIER = {"approximate": ("约", ""), "lower_bound": ("", "以上"), "upper_bound": ("", "以下")}
 _CHART_CAPTIONS = {
     "profile": "本地区（彩色）与其他地区（灰色）在各核心指标上的相对位置；每个指标以报告该项的地区中最高值为 1。",
     "across": "各地区的最新年份数值；未报告的地区标为“未报告”，不按 0 画出。",
@@ -76,21 +78,13 @@ def default_out_dir() -> Path:
     return site_dir() / "briefs"
 
 
-def _format_number(value: float) -> str:
-    from vqr_analysis.analysis.charts import format_number  # one number style for charts and briefs
-
-    return format_number(value)
+def _format_number(value: float, unit: str | None = None) -> str:
+    return format_number(value, unit)  # core.numbers: one number style for every surface
 
 
 def format_value(value: float | None, unit: str | None, qualifier: str | None = "exact") -> str:
-    """A value as a reader expects it: '16.85:1', '79.41%', '288,309 人', '约300 人'; None → '未报告'."""
-    if value is None:
-        return "未报告"
-    number = _format_number(value)
-    unit = unit or ""
-    text = f"{number}:1" if unit == "ratio" else f"{number}%" if unit == "%" else f"{number} {unit}".strip()
-    before, after = _QUALIFIER.get(qualifier or "exact", ("", ""))
-    return f"{before}{text}{after}"
+    """A value as a reader expects it: '16.9:1', '79.41%', '288,309 人', '约300 人'; None → '未报告'."""
+    return _format_value(value, unit, qualifier)
 
 
 def _unit_label(unit: str | None) -> str:
@@ -131,25 +125,49 @@ def _pick_headlines(prof: pl.DataFrame) -> list[str]:
 
 
 def _comparison_text(row: dict) -> str:
-    n = row.get("n_regions") or 0
-    if n < 2 or row.get("median_others") is None:
-        return "其他地区未报告此项，无从比较"
-    value, median = row["value"], row["median_others"]
+    """How the value stands: its rank among comparable subjects (analysis.profile's rank_note) and, for a
+    size-free indicator, the median of the same level's other clean values. Counts are context, never ranked."""
+    note = row.get("rank_note") or ""
+    median = row.get("median_others")
+    if median is None or row.get("badge") == SUSPECT[0]:
+        return note
+    value = row["value"]
     relation = "高于" if value > median else "低于" if value < median else "等于"
-    return (f"在 {n} 个报告此项的地区中居第 {row['rank']} 位（从高到低）；"
-            f"其他地区中位数 {format_value(median, row['unit'])}，本地区{relation}其他地区中位数")
+    return (f"{note}；同学段其他地区（不含存疑数值）中位数 {format_value(median, row['unit'])}，"
+            f"本地区{relation}该中位数")
 
 
-def _headline_items(prof: pl.DataFrame, codes: Sequence[str]) -> list[dict]:
+def _short(text: str, limit: int) -> str:
+    """A card's reason kept to a few lines; the data-quality section prints it whole."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…（全文见“数据质量说明”）"
+
+
+def _rate_text(rate: dict) -> str:
+    """A derived rate in words: '折算：校均在校生 8,479.7（288,309 人 ÷ 34 所）；同类 2 个主体中第 1 位'."""
+    text = f"折算：{rate['label_zh']} {rate['how'].rpartition(' = ')[2]}（{rate['how'].rpartition(' = ')[0]}）"
+    if rate["badge"]:
+        text += f" {rate['badge']}"
+    elif rate["rank"] is not None:
+        text += f"，同类主体 {rate['n_regions']} 个中第 {rate['rank']} 位（从高到低）"
+    return text
+
+
+def _headline_items(prof: pl.DataFrame, codes: Sequence[str], rates: pl.DataFrame | None = None) -> list[dict]:
     rows = {r["indicator_code"]: r for r in _present(prof).iter_rows(named=True)}
+    rate_rows = list(rates.iter_rows(named=True)) if rates is not None else []
     items = []
     for code in codes:
         r = rows[code]
+        # A count is context: where the report also states its denominator, the rate says what the count cannot.
+        made = [_rate_text(x) for x in rate_rows if x["numerator_code"] == code and x["year"] == r["year"]]
         items.append({
             "code": code, "label": r["label"], "value_text": format_value(r["value"], r["unit"], r["qualifier"]),
+            # A suspect value is never a bare headline: its badge and the reason in words stand beside it.
+            "badge": r["badge"] or "", "flag": _short(r["flag_text"] or "", _CARD_REASON_CHARS),
             "year": str(r["year"]) if r["year"] is not None else "",
             "source": f"原文“{r['raw']}”，第 {r['line']} 行" + ("（表格）" if r["method"] == "table" else ""),
-            "comparison": _comparison_text(r),
+            "comparison": "；".join([_comparison_text(r), *made]).strip("；"),
             "comparability": _COMPARABILITY[(bool(r.get("mixed_levels")), bool(r.get("mixed_years")))]
             if (r.get("n_regions") or 0) >= 2 else "",
         })
@@ -172,16 +190,19 @@ def _table(cmp: pl.DataFrame, reports: pl.DataFrame, region: str, codes: Sequenc
         for reg in regions:
             cell = cells.get((code, reg))
             if cell is None or cell["value"] is None:
-                row.append("—")
+                row.append(MISSING[0])
                 continue
-            text = _format_number(cell["value"])
+            text = _format_number(cell["value"], cell["unit"])
             if cell["year"] is not None and cell["year"] != data_year[reg]:
                 text += f"（{cell['year']}）"
+            if cell.get("badge"):
+                text += f" {cell['badge']}"  # 存疑 / 已更正 beside the number; the reasons are under the table
             row.append(text)
         rows.append(row)
     return {"header": header, "rows": [level, years, *rows], "highlight": regions.index(region) + 1,
-            "note": "— 表示该地区报告未给出此项（不是 0）；括号内为数值所属年份（与报告数据年份不同时）。"
-                    "各地区取各自最新年份，层次与年份不同者不宜直接比较。"}
+            "note": f"“{MISSING[0]}”表示该地区报告未给出此项（不是 0）；括号内为数值所属年份（与报告数据年份不同时）；"
+                    f"“{SUSPECT[0]}”表示数据库的质量检查发现该数值有问题（原因见“数据质量说明”），不参与排名与中位数。"
+                    "各地区取各自最新年份，层次与年份不同者不宜直接比较；数量类指标随地区规模而变，只作背景。"}
 
 
 def _svg_width_pt(svg: str) -> float:
@@ -199,6 +220,10 @@ def _charts(region: str, codes: Sequence[str], pool: pl.DataFrame, own_all_years
     reporting = present.group_by("indicator_code").len().filter(pl.col("len") >= 2)
     mine = set(present.filter(pl.col("region") == region).get_column("indicator_code").to_list())
     comparable = set(reporting.get_column("indicator_code").to_list()) & mine
+    # Bars across regions only for size-free indicators: a count of an autonomous region beside one college's
+    # measures their size (counts stay context, in the cards and the table).
+    size_free = set(present.filter(analysis.size_free(pl.col("kind"), pl.col("unit")))
+                    .get_column("indicator_code").to_list())
     twice = own_all_years.group_by("indicator_code").agg(pl.col("year").n_unique().alias("n")) \
         .filter(pl.col("n") >= 2).get_column("indicator_code").to_list()
     planned: list[tuple[str, object, pl.DataFrame]] = []
@@ -206,7 +231,7 @@ def _charts(region: str, codes: Sequence[str], pool: pl.DataFrame, own_all_years
         frame = pool.filter(pl.col("indicator_code").is_in(comparable))
         planned.append((_CHART_CAPTIONS["profile"], charts.region_vs_others(frame, region, width=360), frame))
     room = MAX_CHARTS - len(planned) - (1 if twice else 0)
-    for code in [c for c in codes if c in comparable][:max(room, 0)]:
+    for code in [c for c in codes if c in comparable and c in size_free][:max(room, 0)]:
         frame = pool.filter(pl.col("indicator_code") == code)
         planned.append((_CHART_CAPTIONS["across"],
                         charts.indicator_across_regions(frame, code, width=_HALF_PLOT_PX), frame))
@@ -246,9 +271,10 @@ def _quality(flags: pl.DataFrame, reports: pl.DataFrame, region: str, obs_ids: s
     ids = list(obs_ids)
     touching = flags.filter(pl.col("obs_id").is_in(ids) | pl.col("related_obs_id").is_in(ids)) \
         .unique(["obs_id", "rule", "message"], maintain_order=True)
-    own = [{"severity": r["severity"], "rule": r["rule"],
-            "what": f"{r['label']} · {r['year']} 年 · 原文“{r['raw']}”（第 {r['line']} 行）",
-            "message": r["message"] or ""} for r in touching.filter(pl.col("region") == region).iter_rows(named=True)]
+    own = [{"severity": "错误" if r["severity"] == "error" else "提醒",
+            "rule": RULE_TEXT.get(r["rule"], (r["rule"],))[0],
+            "what": f"{r['label']} · {r['year']} 年 · 原文“{r['raw']}”（第 {r['line']} 行）{SUSPECT[0]}",
+            "message": r["message_zh"] or ""} for r in touching.filter(pl.col("region") == region).iter_rows(named=True)]
     counts = touching.filter(pl.col("region") != region).group_by("region", maintain_order=True).len()
     others = "、".join(f"{names.get(r, r)} {n} 条" for r, n in counts.iter_rows())
     return {"own": own, "others": f"对照数据（其他地区的数值）另有质量标记：{others}，详见各地区简报。" if others else ""}
@@ -308,7 +334,7 @@ def brief_content(region: str, *, db=None, base: Path | None = None) -> BriefCon
         "level": f"{report['level_zh']}（{report['level_en']}）",
         "edition": f"{report['edition_year']} 年度（发布 {report['published']}）",
         "period": period, "data_year": str(report["data_year"]), "snapshot": snapshot,
-        "headlines": _headline_items(prof, codes),
+        "headlines": _headline_items(prof, codes, analysis.derived_rates(region, db=db)),
         "headline_empty": "数据库中尚无本地区的数值，本简报不列核心指标、对照表与图表。",
         "table": _table(table_frame, reports, region, codes) if codes else None,
         "challenges": _challenges(report, base),

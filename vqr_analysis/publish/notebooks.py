@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from vqr_analysis.core.errors import VqrError, check_known
+from vqr_analysis.core.vocab import check_lang
 from vqr_analysis.core.paths import build_dir, default_db_path, mark_output_dir, project_root
 from vqr_analysis.store.cache import atomic_path
 
@@ -47,7 +48,6 @@ COMPARISON_NOTEBOOK = "regional_comparison.ipynb"
 # The kernelspec ipykernel installs into the venv; jupyter_client starts it with the running interpreter.
 KERNEL_NAME = "python3"
 KERNEL_START_TIMEOUT = 300  # seconds a kernel may take to start before the run fails
-_LANGS = ("zh", "en")
 # Seconds. A cell of these notebooks takes well under ten seconds and a whole notebook under a minute on a
 # laptop; the limits only stop a hung kernel (a cell waiting on input, a loop that never ends) from
 # holding the build, and its lock, for ever.
@@ -304,8 +304,7 @@ def execute_units(units: Sequence[NotebookUnit], *, db_path: str | Path, out_dir
     (so are all of them on an interrupt). With ``raise_on_error`` a failure raises ``NotebookFailed`` (after
     all units ran and were recorded) naming the notebook, the cell and the error, with every run in ``.runs``.
     """
-    if lang not in _LANGS:
-        raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(_LANGS)}")
+    check_lang(lang)
     for name, value in (("--cell-timeout", cell_timeout), ("--notebook-timeout", notebook_timeout)):
         if not (isinstance(value, (int, float)) and value > 0 and value == value and value != float("inf")):
             raise VqrError(f"{name} must be a number of seconds above 0; not {value}")
@@ -437,8 +436,7 @@ def run_notebooks(db_path: str | Path | None = None, out_dir: str | Path | None 
     comparison when no region subset is asked for. Returns one ``NotebookRun`` per notebook (path,
     parameters, seconds, ok, error); see ``execute_units`` for parallelism, recording and failures.
     """
-    if lang not in _LANGS:
-        raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(_LANGS)}")
+    check_lang(lang)
     units = notebook_units(None, regions, comparison=comparison if comparison is not None else regions is None)
     return execute_units(units, db_path=db_path or default_db_path(), out_dir=out_dir or build_dir() / "notebooks",
                          lang=lang, jobs=jobs, record=record, raise_on_error=raise_on_error, progress=progress,

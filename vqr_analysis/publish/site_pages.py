@@ -34,7 +34,8 @@ from vqr_analysis.analysis.api import compare, indicators, profile, quality_flag
 from vqr_analysis.sources.codebook import ANNEX_TABLES
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.quality.coverage import load_ledger_rules
-from vqr_analysis.quality.rules import RULE_TEXT_ZH, RULES
+from vqr_analysis.core.numbers import format_value as _format_value
+from vqr_analysis.core.vocab import COMPARABILITY, CORRECTED, MISSING, RULE_TEXT, SUSPECT
 
 __all__ = [
     "PageFragment", "SiteData", "load_site_data", "data_fragments", "region_values_fragment", "reading_fragment",
@@ -52,15 +53,24 @@ _PROVENANCE_FIELDS = ["label", "value_text", "region", "report_id", "source_file
                       "status", "method", "year", "pick_reason", "flags", "href"]
 
 def _rule_text(rule: str) -> tuple[str, str]:
-    english = RULES[rule][1] if rule in RULES else rule
-    return RULE_TEXT_ZH.get(rule, rule), english
+    return RULE_TEXT.get(rule, (rule, rule))
 
 
-COMPARABILITY_TEXT = {
-    "mixed levels and years": ("层次与年份不同", "mixed levels and years"),
-    "mixed levels (higher vs secondary)": ("高职与中职混合", "mixed levels (higher vs secondary)"),
-    "mixed data years": ("数据年份不同", "mixed data years"),
-}
+COMPARABILITY_TEXT = COMPARABILITY
+
+
+def _badge_of(row: dict | None) -> dict | None:
+    """存疑 / 已更正 for a value row, with the reason in words: the quality flags' message (or the extraction's
+    note) for a suspect value, the correction's note for a corrected one; None for a clean value."""
+    if not row:
+        return None
+    reason = row.get("flag_text") or row.get("flags") or row.get("flag") or ""
+    if row.get("status") == "suspect":
+        return {"text": f"{SUSPECT[0]} {SUSPECT[1]}", "css": "w", "reason": reason}
+    if row.get("method") == "correction":
+        return {"text": f"{CORRECTED[0]} {CORRECTED[1]}", "css": "ok",
+                "reason": reason.removeprefix("corrected: ")}
+    return None
 
 
 @dataclass
@@ -96,9 +106,11 @@ def load_site_data(con: duckdb.DuckDBPyConnection) -> SiteData:
     codes = sorted(vals.filter(pl.col("entity").is_null()).get_column("indicator_code").unique().to_list())
     observations = con.sql(
         """SELECT o.obs_id, o.report_id, r.region, r.region_zh, r.file AS source_file, o.line, o.entity,
-                  o.indicator_code, i.name_zh AS label_zh, i.name_en AS label_en, o.label AS printed_label,
+                  o.indicator_code, i.label_zh AS label_zh, i.label_en AS label_en, o.label AS printed_label,
                   o.year, o.value, o.unit, o.raw, o.raw_unit, o.status, o.method, o.qualifier, o.flag,
-                  o.source_table, o.quote
+                  o.source_table, o.quote,
+                  (SELECT string_agg(f.message_zh, ' ' ORDER BY f.rule, f.message_zh) FROM quality_flags f
+                   WHERE f.obs_id = o.obs_id) AS flag_text
            FROM observations o JOIN reports r ON r.id = o.report_id JOIN indicators i ON i.code = o.indicator_code
            ORDER BY o.report_id, o.line, o.obs_id"""
     ).pl()
@@ -124,13 +136,8 @@ def json_for_script(obj: Any) -> str:
 
 
 def format_value(value: float | None, unit: str | None = None) -> str:
-    """A stored value as a reader sees it: no float noise, the unit after it ('%' attached)."""
-    if value is None:
-        return "—"
-    text = str(int(value)) if float(value).is_integer() else f"{value:.6f}".rstrip("0").rstrip(".")
-    if not unit or unit == "ratio":
-        return text
-    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+    """A stored value as a reader sees it (core.numbers: separators, decimals by kind, '16.9:1'); None → '—'."""
+    return _format_value(value, unit, missing="—")
 
 
 def _provenance(rows: Iterable[dict]) -> dict[str, dict]:
@@ -142,6 +149,7 @@ def _provenance(rows: Iterable[dict]) -> dict[str, dict]:
         record = dict(row)
         record["value_text"] = format_value(row.get("value"), row.get("unit"))
         record["label"] = row.get("label_zh") or row.get("label")
+        record["flags"] = row.get("flag_text") or row.get("flags") or row.get("flag")
         record["region"] = row.get("region_zh") or row.get("region")
         if record.get("pick_reason") == "only statement":
             record["pick_reason"] = None  # the common case says nothing; keeps pages light
@@ -188,6 +196,8 @@ def template_env() -> jinja2.Environment:
     env.filters["value"] = lambda row: format_value(row.get("value"), row.get("unit"))
     env.filters["fmt"] = format_value
     env.filters["prov_json"] = lambda rows: json_for_script(_provenance(rows))
+    env.filters["badge"] = _badge_of
+    env.globals["missing_text"] = f"{MISSING[0]} {MISSING[1]}"
     env.filters["comparability_zh"] = lambda note: COMPARABILITY_TEXT.get(note, (note, note))[0]
     env.filters["comparability_en"] = lambda note: COMPARABILITY_TEXT.get(note, (note, note))[1]
     env.globals["annex_tables"] = ANNEX_TABLES
@@ -237,18 +247,26 @@ def _coverage_chart(data: SiteData) -> tuple[dict, pl.DataFrame]:
 def _compare_chart(frame: pl.DataFrame) -> dict:
     """One bar chart across regions, with a drop-down to pick the indicator (one chart, not one per code)."""
     present = frame.filter(pl.col("value").is_not_null()).with_columns(
-        pl.concat_str([pl.col("label"), pl.lit("（"), pl.col("unit"), pl.lit("）")]).alias("indicator"))
+        pl.concat_str([pl.col("label"), pl.lit("（"), pl.col("unit").replace({"ratio": "N:1"}), pl.lit("）")])
+        .alias("indicator"))
     options = present.get_column("indicator").unique(maintain_order=True).to_list()
     pick = alt.param(name="indicator_pick", value=options[0] if options else None,
                      bind=alt.binding_select(options=options, name="指标 / Indicator: "))
+    present = present.with_columns(
+        pl.struct("value", "unit").map_elements(lambda r: format_value(r["value"], r["unit"]), return_dtype=pl.String)
+        .alias("value_text"), pl.col("badge").fill_null("").alias("badge"), pl.col("flag_text").fill_null(""))
     chart = alt.Chart(present.select(
-        "indicator", "indicator_code", "region_zh", "level", "year", "value", "unit", "obs_id", "comparability",
+        "indicator", "indicator_code", "region_zh", "level", "year", "value", "value_text", "unit", "obs_id",
+        "comparability", "status", "badge", "flag_text",
     )).mark_bar().encode(
         x=alt.X("region_zh:N", title="地区 / Region", sort=None),
         y=alt.Y("value:Q", title="数值 / Value"),
         color=alt.Color("level:N", title="层次 / Level"),
-        tooltip=[alt.Tooltip("region_zh:N", title="地区"), alt.Tooltip("value:Q", title="数值"),
-                 alt.Tooltip("unit:N", title="单位"), alt.Tooltip("year:Q", title="年份 year"),
+        # A suspect value is drawn pale, and its tooltip carries the badge and the reason.
+        opacity=alt.condition("datum.status === 'suspect'", alt.value(0.35), alt.value(1.0)),
+        tooltip=[alt.Tooltip("region_zh:N", title="地区"), alt.Tooltip("value_text:N", title="数值"),
+                 alt.Tooltip("badge:N", title="标记"), alt.Tooltip("flag_text:N", title="原因"),
+                 alt.Tooltip("year:Q", title="年份 year"),
                  alt.Tooltip("level:N", title="层次 level"), alt.Tooltip("comparability:N", title="可比性")],
     ).add_params(pick).transform_filter(alt.datum.indicator == pick).properties(width="container", height=260)
     return _finish(chart)
@@ -289,6 +307,7 @@ def _home(data: SiteData) -> PageFragment:
             "n_flags": data.flags.filter(pl.col("region") == report["region"]).height,
             "n_entities": data.values.filter(pl.col("region") == report["region"])
                                      .get_column("entity").drop_nulls().n_unique(),
+            "n_statements": data.observations.filter(pl.col("report_id") == report["id"]).height,
         })
     mixed = counts.get_column("level").n_unique() > 1, counts.get_column("data_year").n_unique() > 1
     badges = [note for note, on in zip(["mixed levels (higher vs secondary)", "mixed data years"], mixed) if on]
@@ -313,13 +332,15 @@ def _compare(data: SiteData) -> PageFragment:
                            maintain_order="left")
     rows = _matrix(frame, data)
     shown = frame.select("indicator_code", "label", "label_en", "unit", "region", "region_zh", "level", "year",
-                         "value", "status", "raw", "line", "quote", "source_file", "comparability") \
+                         "value", "status", "badge", "flag_text", "raw", "line", "quote", "source_file",
+                         "comparability") \
         if frame.height else pl.DataFrame()
     chart = chart_figure(_compare_chart(frame), "compare-chart", csv_href="data/compare.csv",
                          caption="选择指标，比较各地区 / Pick an indicator to compare regions",
                          badges=["可比性见各行标记 / comparability is marked per row"]) if frame.height else ""
+    marked = frame.filter(pl.col("badge").is_not_null()).to_dicts() if frame.height else []
     html = _render("site_compare.html.j2", rows=rows, regions=data.reports.to_dicts(), chart=chart,
-                   prov=frame.to_dicts() if frame.height else [])
+                   prov=frame.to_dicts() if frame.height else [], marked=marked)
     csv = csv_with_codebook(shown, data.codebook) if frame.height else b""
     return PageFragment("compare", html, {"compare.csv": csv} if frame.height else {})
 
@@ -391,7 +412,10 @@ def _sources(data: SiteData, report: dict) -> PageFragment:
     obs = data.observations.filter(pl.col("report_id") == report["id"])
     unmapped = data.unmapped.filter(pl.col("report_id") == report["id"])
     name = f"sources-{_slug(report['region'])}"
+    n_values = data.values.filter((pl.col("report_id") == report["id"]) & pl.col("entity").is_null()
+                                  & pl.col("value").is_not_null()).height
     html = _render("site_sources.html.j2", report=report, obs=obs.to_dicts(), unmapped=unmapped.to_dicts(),
+                   n_values=n_values,
                    csv_href=f"../data/{name}.csv", prov=obs.to_dicts())
     return PageFragment(name, html, {f"{name}.csv": csv_with_codebook(obs, data.codebook)})
 
@@ -408,8 +432,8 @@ def region_values_fragment(data: SiteData, region: str) -> PageFragment:
     report = data.reports.filter(pl.col("region") == region).row(0, named=True)
     name = f"region-{_slug(region)}"
     shown = frame.select("indicator_code", "label", "label_en", "table", "year", "value", "unit", "status",
-                         "rank", "n_regions", "median_others", "comparability", "raw", "line", "quote",
-                         "source_file")
+                         "badge", "flag_text", "kind", "direction", "rank", "n_regions", "rank_note", "median_others",
+                         "comparability", "raw", "line", "quote", "source_file")
     html = _render("site_region_values.html.j2", report=report, rows=frame.to_dicts(),
                    csv_href=f"../data/{name}.csv", prov=frame.to_dicts(),
                    table_name=lambda t: _table_name(t))

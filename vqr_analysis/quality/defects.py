@@ -22,16 +22,16 @@ from dataclasses import dataclass
 
 import duckdb
 
+from vqr_analysis.core.numbers import format_number
+from vqr_analysis.core.vocab import RULE_TEXT
 from vqr_analysis.sources.codebook import Codebook
 
 __all__ = ["DefectFlag", "Share", "SHARES", "DEFECT_RULES", "source_defects"]
 
 # rule → (severity, English description, Chinese description)
 DEFECT_RULES = {
-    "share_vs_counts": ("warning", "A stated rate or share disagrees with the counts stated with it.",
-                        "比率与同一句（同一表）中的人数不一致"),
-    "schools_above_total": ("error", "The schools of per-school tables together exceed the report's own total.",
-                            "各校分表数字之和超过报告的总数"),
+    "share_vs_counts": ("warning", *reversed(RULE_TEXT["share_vs_counts"])),
+    "schools_above_total": ("error", *reversed(RULE_TEXT["schools_above_total"])),
 }
 
 
@@ -95,9 +95,8 @@ class _Row:
 
 
 def _number(value: float) -> str:
-    """A value as a reader writes it: thousands separators, at most two decimals, never scientific notation."""
-    text = f"{value:,.2f}".rstrip("0").rstrip(".")
-    return text if text not in ("-0", "") else "0"
+    """A value as a reader writes it (core.numbers): thousands separators, at most two decimals."""
+    return format_number(value, decimals=2)
 
 
 def _printed(row: _Row) -> str:

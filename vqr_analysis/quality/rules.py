@@ -33,30 +33,19 @@ from functools import lru_cache
 import duckdb
 import polars as pl
 
+from vqr_analysis.core.numbers import format_number as _n, format_value
+from vqr_analysis.core.vocab import RULE_TEXT
 from vqr_analysis.quality.defects import DEFECT_RULES, source_defects
 from vqr_analysis.sources.codebook import Codebook
 from vqr_analysis.extract.values import parse_value
 
 __all__ = ["run_checks", "RULES", "RULE_TEXT_ZH", "BOUNDS", "PARTS", "RATIOS", "Bound", "Ratio"]
 
-RULES = {
-    "extraction": ("warning", "The value needed a guess to read (e.g. a comma used as decimal point)."),
-    "bounds": ("error", "The value lies outside the plausible range of its code or unit kind."),
-    "parts_le_total": ("error", "A part ('其中') is larger than its total."),
-    "ratio_consistency": ("warning", "A stated ratio disagrees with the ratio of its stated parts."),
-    "conflict": ("warning", "Two statements give different values for the same code, year and entity."),
-    **{rule: (severity, en) for rule, (severity, en, _zh) in DEFECT_RULES.items()},
-}
-
-# Chinese words for each validation rule; the English ones are the rule's own description (RULES above).
-RULE_TEXT_ZH = {
-    "extraction": "读取数值时需要推断（如逗号当作小数点）",
-    "bounds": "数值超出合理范围",
-    "parts_le_total": "分项（其中）大于总数",
-    "ratio_consistency": "比例与其分子分母不一致",
-    "conflict": "同一指标在报告中有不同数值",
-    **{rule: zh for rule, (_severity, _en, zh) in DEFECT_RULES.items()},
-}
+_SEVERITY = {"extraction": "warning", "bounds": "error", "parts_le_total": "error", "ratio_consistency": "warning",
+             "conflict": "warning", **{rule: severity for rule, (severity, _en, _zh) in DEFECT_RULES.items()}}
+# rule → (severity, English description); the words of every rule live in core.vocab.RULE_TEXT.
+RULES = {rule: (severity, RULE_TEXT[rule][1]) for rule, severity in _SEVERITY.items()}
+RULE_TEXT_ZH = {rule: RULE_TEXT[rule][0] for rule in _SEVERITY}
 
 
 @dataclass(frozen=True)
@@ -67,29 +56,38 @@ class Bound:
     low: float
     high: float
     why: str
+    why_zh: str = ""
 
 
 # A code's own bound replaces its unit kind's. Limits are deliberately wide: they catch unit slips
 # (万元 for 元, 万册 for 册) and impossible shares, not unusual schools.
 BOUNDS = [
-    Bound("percent", 0, 100, "a percentage lies between 0 and 100"),
-    Bound("ratio", 1, 60, "a student-teacher ratio lies between 1:1 and 60:1"),
-    Bound("count", 0, 5_000_000, "a count for one region's vocational schools stays below 5 million"),
-    Bound("duration", 0, 100_000_000, "hours for one region stay below 100 million"),
-    Bound("currency_10k_yuan", 0, 10_000_000, "an amount for one region stays below 100 billion yuan"),
-    Bound("currency_yuan", 0, 1_000_000, "a per-person amount in yuan stays below 1 million"),
-    Bound("area", 0, 100_000_000, "an area for one region stays below 100 km²"),
-    Bound("bandwidth", 0, 10_000_000, "bandwidth stays below 10 Tbps"),
-    Bound("per_student", 0, 1_000_000, "a per-student figure stays below a million"),
-    Bound("monthly_income", 500, 50_000, "a graduate's monthly income lies between 500 and 50,000 yuan"),
+    Bound("percent", 0, 100, "a percentage lies between 0 and 100", "百分比应在 0 到 100 之间"),
+    Bound("ratio", 1, 60, "a student-teacher ratio lies between 1:1 and 60:1", "生师比应在 1:1 到 60:1 之间"),
+    Bound("count", 0, 5_000_000, "a count for one region's vocational schools stays below 5 million",
+          "一个地区职业学校的数量应低于 500 万"),
+    Bound("duration", 0, 100_000_000, "hours for one region stay below 100 million", "一个地区的学时应低于 1 亿"),
+    Bound("currency_10k_yuan", 0, 10_000_000, "an amount for one region stays below 100 billion yuan",
+          "一个地区的金额应低于 1000 亿元"),
+    Bound("currency_yuan", 0, 1_000_000, "a per-person amount in yuan stays below 1 million", "人均金额应低于 100 万元"),
+    Bound("area", 0, 100_000_000, "an area for one region stays below 100 km²", "一个地区的面积应低于 100 平方公里"),
+    Bound("bandwidth", 0, 10_000_000, "bandwidth stays below 10 Tbps", "带宽应低于 10 Tbps"),
+    Bound("per_student", 0, 1_000_000, "a per-student figure stays below a million", "生均数值应低于 100 万"),
+    Bound("monthly_income", 500, 50_000, "a graduate's monthly income lies between 500 and 50,000 yuan",
+          "毕业生月收入应在 500 到 50,000 元之间"),
     Bound("equipment_value_per_student", 1_000, 100_000,
-          "equipment per student lies between 1,000 and 100,000 yuan (national minimums are 2,500-5,000)"),
-    Bound("books_per_student", 5, 500, "library books per student lie between 5 and 500"),
-    Bound("building_area_per_student", 3, 200, "building floor area per student lies between 3 and 200 m²"),
-    Bound("teaching_admin_area_per_student", 3, 100, "teaching/admin floor area per student lies between 3 and 100 m²"),
-    Bound("practice_stations_per_student", 0, 5, "practice work stations per student lie between 0 and 5"),
-    Bound("per_student_appropriation", 500, 100_000, "government funding per student lies between 500 and 100,000 yuan"),
-    Bound("per_student_public_funding", 100, 20_000, "public operating funds per student lie between 100 and 20,000 yuan"),
+          "equipment per student lies between 1,000 and 100,000 yuan (national minimums are 2,500-5,000)",
+          "生均仪器设备值应在 1,000 到 100,000 元之间（国家最低标准为 2,500–5,000 元）"),
+    Bound("books_per_student", 5, 500, "library books per student lie between 5 and 500", "生均图书应在 5 到 500 册之间"),
+    Bound("building_area_per_student", 3, 200, "building floor area per student lies between 3 and 200 m²",
+          "生均建筑面积应在 3 到 200 平方米之间"),
+    Bound("teaching_admin_area_per_student", 3, 100, "teaching/admin floor area per student lies between 3 and 100 m²",
+          "生均教学行政用房面积应在 3 到 100 平方米之间"),
+    Bound("practice_stations_per_student", 0, 5, "practice work stations per student lie between 0 and 5", "生均实践工位数应在 0 到 5 之间"),
+    Bound("per_student_appropriation", 500, 100_000, "government funding per student lies between 500 and 100,000 yuan",
+          "生均财政拨款应在 500 到 100,000 元之间"),
+    Bound("per_student_public_funding", 100, 20_000, "public operating funds per student lie between 100 and 20,000 yuan",
+          "生均公用经费应在 100 到 20,000 元之间"),
 ]
 
 # Parts the codebook's parent_code does not state: (part, total).
@@ -119,17 +117,18 @@ class Ratio:
     factor: float
     tolerance: float
     why: str
+    why_zh: str = ""
 
 
 # Official ratios divide by converted (折合) students and count part-time teachers by half, so a stated
 # ratio may differ from the plain one by some per cent; a factor of two or ten is a defect.
 RATIOS = [
     Ratio("student_teacher_ratio", ("full_time_students", "students_enrolled"), ("full_time_teachers",), 1, 0.25,
-          "students ÷ full-time teachers"),
+          "students ÷ full-time teachers", "在校生数 ÷ 专任教师数"),
     Ratio("equipment_value_per_student", ("equipment_value",), ("full_time_students", "students_enrolled"), 10_000,
-          0.35, "equipment value (万元 × 10,000) ÷ students"),
+          0.35, "equipment value (万元 × 10,000) ÷ students", "仪器设备总值（万元 × 10,000）÷ 在校生数"),
     Ratio("books_per_student", ("books_paper",), ("full_time_students", "students_enrolled"), 1, 0.5,
-          "paper books ÷ students"),
+          "paper books ÷ students", "纸质图书 ÷ 在校生数"),
 ]
 
 # Two exact statements differ when they disagree by more than this share; an approximate one ('约', '余')
@@ -158,17 +157,36 @@ class _Obs:
     def key(self) -> tuple:
         return (self.report_id, self.entity or "", self.code, self.year)
 
-    def shown(self) -> str:
-        unit = self.raw_unit or ""
-        return f"{self.raw}{unit} ({self.method}, line {self.line})"
+    def shown(self, lang: str) -> str:
+        """The statement as printed and where: '原文“51”，第 30 行表格' / "printed '51', table line 30"."""
+        printed = f"{self.raw}{self.raw_unit or ''}"
+        if lang == "zh":
+            where = {"table": "表格", "prose": "正文", "correction": "更正"}.get(self.method, self.method)
+            return f"原文“{printed}”，第 {self.line} 行{where}"
+        where = {"prose": "text"}.get(self.method, self.method)
+        return f"printed '{printed}', {where} line {self.line}"
 
 
 @dataclass
 class _Flag:
+    """One finding, said in Chinese and in English (labels, not codes; numbers as the formatter writes them)."""
+
     obs_id: int
     rule: str
-    message: str
+    message_zh: str
+    message_en: str
     related_obs_id: int | None = None
+
+    @property
+    def message(self) -> str:
+        return f"{self.message_zh} / {self.message_en}"
+
+
+def _names(codebook: Codebook | None, code: str) -> tuple[str, str]:
+    """The code's display labels (Chinese, English); the code itself only without a codebook (unit tests)."""
+    if codebook is not None and code in codebook:
+        return codebook[code].label_zh, codebook[code].label_en
+    return code, code
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> None:
@@ -180,34 +198,42 @@ def run_checks(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> None:
     ).fetchall()
     observations = [_Obs(*row) for row in rows]
     flags: list[_Flag] = []
-    flags += _extraction(observations)
+    flags += _extraction(observations, codebook)
     flags += _bounds(observations, codebook)
     flags += _parts(observations, codebook)
-    flags += _ratios(observations, {f.obs_id for f in flags})
-    flags += _conflicts(observations, {f.obs_id for f in flags})
-    # Source defects across statements (quality.defects): messages in Chinese, then English.
-    flags += [_Flag(d.obs_id, d.rule, f"{d.message_zh} / {d.message_en}", d.related_obs_id)
+    flags += _ratios(observations, {f.obs_id for f in flags}, codebook)
+    flags += _conflicts(observations, {f.obs_id for f in flags}, codebook)
+    # Source defects across statements (quality.defects): messages in Chinese and English.
+    flags += [_Flag(d.obs_id, d.rule, d.message_zh, d.message_en, d.related_obs_id)
               for d in source_defects(con, codebook)]
     if not flags:
         return
     # One bulk insert from a frame (executemany costs a statement per flag: seconds for thousands of flags).
     flags_df = pl.DataFrame(
-        [(f.obs_id, f.rule, RULES[f.rule][0], f.message, f.related_obs_id) for f in flags],
+        [(f.obs_id, f.rule, RULES[f.rule][0], f.message, f.message_zh, f.message_en, f.related_obs_id)
+         for f in flags],
         schema={"obs_id": pl.Int64, "rule": pl.Utf8, "severity": pl.Utf8, "message": pl.Utf8,
-                "related_obs_id": pl.Int64},
+                "message_zh": pl.Utf8, "message_en": pl.Utf8, "related_obs_id": pl.Int64},
         orient="row",
     )
-    con.execute("INSERT INTO quality_flags (obs_id, rule, severity, message, related_obs_id) "
-                "SELECT obs_id, rule, severity, message, related_obs_id FROM flags_df")
+    con.execute("INSERT INTO quality_flags (obs_id, rule, severity, message, message_zh, message_en, related_obs_id) "
+                "SELECT obs_id, rule, severity, message, message_zh, message_en, related_obs_id FROM flags_df")
     con.execute(
         """UPDATE observations SET status = 'suspect'
            WHERE status = 'reported' AND obs_id IN (SELECT obs_id FROM quality_flags)"""
     )
 
 
-def _extraction(observations: list[_Obs]) -> list[_Flag]:
-    return [_Flag(o.obs_id, "extraction", o.flag) for o in observations
-            if o.status == "suspect" and o.flag and o.method != "correction"]
+def _extraction(observations: list[_Obs], codebook: Codebook | None = None) -> list[_Flag]:
+    flags = []
+    for o in observations:
+        if o.status == "suspect" and o.flag and o.method != "correction":
+            zh, en = _names(codebook, o.code)
+            read = format_value(o.value, o.unit, lang="zh")
+            flags.append(_Flag(o.obs_id, "extraction",
+                               f"{zh}（{o.shown('zh')}）需要推断才能读出，读作 {read}，请核对原文。",
+                               f"{en} ({o.shown('en')}) needed a guess to read: {o.flag}."))
+    return flags
 
 
 def _bound_for(codebook: Codebook, code: str, by_scope: dict[str, Bound]) -> Bound | None:
@@ -222,9 +248,13 @@ def _bounds(observations: list[_Obs], codebook: Codebook) -> list[_Flag]:
             continue
         bound = _bound_for(codebook, o.code, by_scope)
         if bound and not bound.low <= o.value <= bound.high:
-            flags.append(_Flag(o.obs_id, "bounds",
-                               f"{o.code} = {o.value:g} {o.unit} from {o.shown()} is outside {bound.low:g}–"
-                               f"{bound.high:g} {o.unit}: {bound.why}"))
+            zh, en = _names(codebook, o.code)
+            flags.append(_Flag(
+                o.obs_id, "bounds",
+                f"{zh} {format_value(o.value, o.unit)}（{o.shown('zh')}）超出合理范围 "
+                f"{_n(bound.low, o.unit)}–{format_value(bound.high, o.unit)}：{bound.why_zh or bound.why}。",
+                f"{en} {format_value(o.value, o.unit, lang='en')} ({o.shown('en')}) lies outside "
+                f"{_n(bound.low, o.unit)}–{format_value(bound.high, o.unit, lang='en')}: {bound.why}."))
     return flags
 
 
@@ -273,9 +303,14 @@ def _parts(observations: list[_Obs], codebook: Codebook) -> list[_Flag]:
                 totals[key] = _FirstBelow(groups.get(key, []))
             bigger = totals[key].first_below(o.value)
             if bigger and o.qualifier in ("exact", "lower_bound"):
-                flags.append(_Flag(o.obs_id, "parts_le_total",
-                                   f"{part} {o.value:g} from {o.shown()} exceeds its total {total} "
-                                   f"{bigger.value:g} from {bigger.shown()}", bigger.obs_id))
+                (part_zh, part_en), (total_zh, total_en) = _names(codebook, part), _names(codebook, total)
+                flags.append(_Flag(
+                    o.obs_id, "parts_le_total",
+                    f"分项{part_zh} {format_value(o.value, o.unit)}（{o.shown('zh')}）大于其总数{total_zh} "
+                    f"{format_value(bigger.value, bigger.unit)}（{bigger.shown('zh')}）。",
+                    f"The part {part_en}, {format_value(o.value, o.unit, lang='en')} ({o.shown('en')}), "
+                    f"is larger than its total {total_en}, {format_value(bigger.value, bigger.unit, lang='en')} "
+                    f"({bigger.shown('en')}).", bigger.obs_id))
     return flags
 
 
@@ -287,7 +322,7 @@ def _preferred(group: list[_Obs], caught: set[int]) -> _Obs | None:
     return min(clean, key=lambda o: (order.get(o.method, 3), o.obs_id), default=None)
 
 
-def _ratios(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
+def _ratios(observations: list[_Obs], caught: set[int], codebook: Codebook | None = None) -> list[_Flag]:
     groups = _by_key(observations)
     preferred: dict[tuple, _Obs | None] = {}  # per key: a key's statements are many when a report repeats
     flags = []
@@ -310,11 +345,17 @@ def _ratios(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
                 continue
             expected = num.value * rule.factor / den.value
             if expected and abs(o.value - expected) > rule.tolerance * expected:
-                flags.append(_Flag(o.obs_id, "ratio_consistency",
-                                   f"{rule.result} = {o.value:g} from {o.shown()} but {rule.why} = "
-                                   f"{num.value:g} ÷ {den.value:g} gives {expected:.4g} "
-                                   f"({abs(o.value - expected) / expected:.0%} off; {rule.tolerance:.0%} allowed)",
-                                   den.obs_id))
+                zh, en = _names(codebook, rule.result)
+                off, allowed = f"{abs(o.value - expected) / expected:.0%}", f"{rule.tolerance:.0%}"
+                numbers = f"{_n(num.value, num.unit)} ÷ {_n(den.value, den.unit)}"
+                flags.append(_Flag(
+                    o.obs_id, "ratio_consistency",
+                    f"{zh}印为 {format_value(o.value, o.unit)}（{o.shown('zh')}），但报告自己的数字"
+                    f"{rule.why_zh or rule.why} = {numbers} = {format_value(expected, o.unit)}，相差 {off}"
+                    f"（允许 {allowed}）。",
+                    f"{en} is printed as {format_value(o.value, o.unit, lang='en')} ({o.shown('en')}), but the "
+                    f"report's own {rule.why} = {numbers} = {format_value(expected, o.unit, lang='en')}, {off} "
+                    f"apart ({allowed} allowed).", den.obs_id))
     return flags
 
 
@@ -350,7 +391,7 @@ def _disagree(a: _Obs, b: _Obs) -> bool:
     return False  # two bounds or estimates: nothing to compare
 
 
-def _conflicts(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
+def _conflicts(observations: list[_Obs], caught: set[int], codebook: Codebook | None = None) -> list[_Flag]:
     """Each statement that disagrees with another of its key is flagged once, against the first statement (in
     statement order) it disagrees with and is blamed for. A statement another rule caught explains the
     conflict, so a clean statement is blamed only next to another clean one.
@@ -361,11 +402,11 @@ def _conflicts(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
     flags: list[_Flag] = []
     for group in _by_key(observations).values():
         stated = [o for o in group if o.value is not None and o.method != "correction"]
-        flags += _group_conflicts(stated, caught)
+        flags += _group_conflicts(stated, caught, codebook)
     return flags
 
 
-def _group_conflicts(stated: list[_Obs], caught: set[int]) -> list[_Flag]:
+def _group_conflicts(stated: list[_Obs], caught: set[int], codebook: Codebook | None = None) -> list[_Flag]:
     # Statements that _disagree cannot tell apart: (value, qualifier, raw) is all it reads.
     kinds: dict[tuple, list[int]] = {}
     for i, o in enumerate(stated):
@@ -389,8 +430,13 @@ def _group_conflicts(stated: list[_Obs], caught: set[int]) -> list[_Flag]:
                 continue
             other = stated[j]
             # Ordered as the pairs (a, b), a before b, in which each flag would first be raised.
+            zh, en = _names(codebook, x.code)
+            year_zh, year_en = (f"{x.year} 年", f" ({x.year})") if x.year is not None else ("", "")
             found.append(((min(i, j), max(i, j), i > j), _Flag(
                 x.obs_id, "conflict",
-                f"{x.code} {x.year}: {x.value:g} from {x.shown()} but {other.value:g} from {other.shown()}",
+                f"{year_zh}{zh}有两个不同的数值：{format_value(x.value, x.unit)}（{x.shown('zh')}）与 "
+                f"{format_value(other.value, other.unit)}（{other.shown('zh')}）。",
+                f"{en}{year_en} is stated twice with different values: {format_value(x.value, x.unit, lang='en')} "
+                f"({x.shown('en')}) and {format_value(other.value, other.unit, lang='en')} ({other.shown('en')}).",
                 other.obs_id)))
     return [flag for _, flag in sorted(found, key=lambda item: item[0])]

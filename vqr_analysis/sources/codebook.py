@@ -2,24 +2,41 @@
 
 The loader (DDL column comments, the ``indicators`` table), the extractors (labels and aliases), the docs
 and the chart labels all read it from here.
+
+Beside it, ``data/indicator_kinds.csv`` (code, kind, direction) says what each indicator measures (a count
+grows with the subject's size; shares, ratios and per-student figures do not) and which way is better; ranks and
+"best / worst" words depend on them. A code that file does not list takes the kind of its unit and no direction.
+
+Every indicator also gets a display label unique in each language: a child whose name repeats under other
+parents ('国家级数量') carries its parent's label ('虚拟仿真实训基地数·国家级数量').
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.paths import data_dir
 from vqr_analysis.core.schema import INDICATORS
+from vqr_analysis.core.vocab import DIRECTIONS, INDICATOR_KINDS, LABEL_JOIN
 from vqr_analysis.sources.csvfiles import read_csv_records
 from vqr_analysis.sources.textnorm import normalize_label
 
-__all__ = ["Indicator", "Codebook", "load_codebook", "UNIT_KINDS", "CODEBOOK_COLUMNS"]
+__all__ = ["Indicator", "Codebook", "load_codebook", "UNIT_KINDS", "CODEBOOK_COLUMNS", "KINDS_COLUMNS",
+           "DERIVED_COLUMNS"]
 
-# The CSV's header is the indicators table's columns (core.schema.INDICATORS), in order.
-CODEBOOK_COLUMNS = INDICATORS.names
+# Columns of the indicators table that the loader derives (kinds file, unique labels) rather than reads.
+DERIVED_COLUMNS = ("kind", "direction", "label_zh", "label_en")
+# The CSV's header is the indicators table's other columns (core.schema.INDICATORS), in order.
+CODEBOOK_COLUMNS = [name for name in INDICATORS.names if name not in DERIVED_COLUMNS]
+KINDS_COLUMNS = ["code", "kind", "direction"]
+KINDS_FILE = "indicator_kinds.csv"
+# The kind an indicator takes from its unit when the kinds file does not list it.
+_KIND_OF_UNIT = {"count": "count", "duration": "count", "bandwidth": "count", "percent": "share", "ratio": "ratio",
+                 "per_student": "per_student", "currency_10k_yuan": "money", "currency_yuan": "money",
+                 "area": "area"}
 
 # Known unit kinds and the canonical units they allow.
 UNIT_KINDS: dict[str, set[str]] = {
@@ -56,13 +73,18 @@ class Indicator:
     unit: str
     unit_kind: str
     description_en: str
+    kind: str = "count"
+    direction: str = "neither"
+    label_zh: str = ""
+    label_en: str = ""
 
     @property
     def labels(self) -> tuple[str, ...]:
         return (self.name_zh, *self.aliases_zh)
 
     def label(self, lang: str = "zh") -> str:
-        return self.name_en if lang == "en" else self.name_zh
+        """The display label, unique in its language (a repeated child name carries its parent's label)."""
+        return (self.label_en or self.name_en) if lang == "en" else (self.label_zh or self.name_zh)
 
 
 @dataclass
@@ -146,4 +168,62 @@ def load_codebook(path: Path | None = None) -> Codebook:
     for ind in indicators.values():
         if ind.parent_code and ind.parent_code not in indicators:
             raise VqrError(f"{ind.code}: parent {ind.parent_code!r} is not a code", path=path)
+    kinds = _load_kinds(path.parent / KINDS_FILE, indicators)
+    labels = _unique_labels(indicators, path)
+    for code, ind in indicators.items():
+        kind, direction = kinds.get(code, (_KIND_OF_UNIT[ind.unit_kind], "neither"))
+        indicators[code] = replace(ind, kind=kind, direction=direction, label_zh=labels[code][0],
+                                   label_en=labels[code][1])
     return Codebook(indicators, path)
+
+
+def _load_kinds(path: Path, indicators: dict[str, Indicator]) -> dict[str, tuple[str, str]]:
+    """code → (kind, direction) from the kinds file; none when the data folder has no such file."""
+    try:
+        records = read_csv_records(path, KINDS_COLUMNS, "the indicator kinds file")
+    except FileNotFoundError:
+        return {}
+    kinds: dict[str, tuple[str, str]] = {}
+    for n, row in records:
+        code, kind, direction = row["code"].strip(), row["kind"].strip(), row["direction"].strip()
+        if code not in indicators:
+            raise VqrError(f"line {n}: {code!r} is not a code of the codebook", path=path)
+        if code in kinds:
+            raise VqrError(f"line {n}: duplicate code {code!r}", path=path)
+        if kind not in INDICATOR_KINDS:
+            raise VqrError(f"line {n}: unknown kind {kind!r} for {code}; use one of {', '.join(INDICATOR_KINDS)}",
+                           path=path)
+        if direction not in DIRECTIONS:
+            raise VqrError(f"line {n}: unknown direction {direction!r} for {code}; use one of "
+                           f"{', '.join(DIRECTIONS)}", path=path)
+        kinds[code] = (kind, direction)
+    return kinds
+
+
+def _unique_labels(indicators: dict[str, Indicator], path: Path) -> dict[str, tuple[str, str]]:
+    """code → (zh, en) display labels: a name that several codes share is prefixed, for each child among them,
+    by its parent's label. Labels that still repeat are an error naming them (the codebook must say more)."""
+    labels: dict[str, tuple[str, str]] = {}
+    for lang, name_of, join in ((0, lambda i: i.name_zh, LABEL_JOIN[0]), (1, lambda i: i.name_en, LABEL_JOIN[1])):
+        count: dict[str, int] = {}
+        for ind in indicators.values():
+            count[name_of(ind)] = count.get(name_of(ind), 0) + 1
+
+        def label(code: str, seen: tuple = ()) -> str:
+            ind = indicators[code]
+            name = name_of(ind)
+            if count[name] == 1 or not ind.parent_code or ind.parent_code in seen:
+                return name
+            return label(ind.parent_code, (*seen, code)) + join + name
+
+        for code in indicators:
+            labels.setdefault(code, ["", ""])[lang] = label(code)
+        shown: dict[str, list[str]] = {}
+        for code, pair in labels.items():
+            shown.setdefault(pair[lang], []).append(code)
+        repeated = {text: codes for text, codes in shown.items() if len(codes) > 1}
+        if repeated:
+            text, codes = next(iter(repeated.items()))
+            raise VqrError(f"the label {text!r} stands for several codes ({', '.join(codes)}) even with its parent; "
+                           "give them different names", path=path)
+    return {code: (zh, en) for code, (zh, en) in labels.items()}

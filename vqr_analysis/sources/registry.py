@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.vocab import LEVELS, SUBJECT_KINDS
 from vqr_analysis.core.paths import (
     OUTPUT_MARKER, PACKAGE_DIR, PROJECT_SOURCE_FOLDERS, data_dir, is_vqr_output, project_root,
 )
@@ -22,7 +23,6 @@ __all__ = [
     "check_output_dir", "MAX_FIELD_CHARS",
 ]
 
-LEVELS = {"higher": ("高等职业教育", "Higher vocational"), "secondary": ("中等职业教育", "Secondary vocational")}
 _SLUG = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -47,6 +47,11 @@ class Report:
     publisher: str
     # Optional: the report's title as printed on its cover; briefs cite it. Absent → derived (see `title`).
     title_zh: str = ""
+    # Optional: who the report speaks for (core.vocab.SUBJECT_KINDS) and its size where the report states it.
+    # Ranks compare only subjects of one kind and level; a report without a kind is compared with none.
+    subject_kind: str = ""
+    schools: int | None = None
+    students: int | None = None
 
     @property
     def title(self) -> str:
@@ -68,12 +73,14 @@ class Report:
         row = asdict(self)
         row["level_zh"], row["level_en"] = self.level_zh, self.level_en
         row["title_zh"] = self.title
+        kind = SUBJECT_KINDS.get(self.subject_kind, ("", ""))
+        row["subject_kind_zh"], row["subject_kind_en"] = kind
         return row
 
 
 _REQUIRED = [f.name for f in fields(Report) if f.default is MISSING]
 _OPTIONAL = [f.name for f in fields(Report) if f.default is not MISSING]
-_TYPES = {f.name: int if f.type == "int" else str for f in fields(Report)}
+_TYPES = {f.name: int if f.type in ("int", "int | None") else str for f in fields(Report)}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _DATE_FIELDS = ("data_period_start", "data_period_end")
 # Line breaks and other control characters have no place in a one-line registry field (they would break
@@ -132,6 +139,12 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
             raise VqrError(f"{where}: {key} must be non-empty text on one line", path=path)
         if kind is str and len(value) > MAX_FIELD_CHARS:
             raise VqrError(f"{where}: {key} is {len(value)} characters long; at most {MAX_FIELD_CHARS}", path=path)
+    if entry.get("subject_kind", "") not in ("", *SUBJECT_KINDS):
+        raise VqrError(f"{where}: subject_kind {str(entry['subject_kind'])!r:.40} must be one of "
+                       f"{', '.join(SUBJECT_KINDS)}", path=path)
+    for key in ("schools", "students"):
+        if key in entry and not 0 < entry[key] < 100_000_000:
+            raise VqrError(f"{where}: {key} must be a positive count", path=path)
     report = Report(**{k: entry[k] for k in (*_REQUIRED, *_OPTIONAL) if k in entry})
     if not _ID.match(report.id):
         raise VqrError(f"{where}: id {report.id!r:.60} must be letters, digits, _ or - (at most 40)", path=path)
@@ -173,7 +186,8 @@ def region_slugs(reports: list[Report] | None = None) -> list[str]:
 
 
 # Files of the data folder that the build reads besides the reports themselves.
-INPUT_FILES = ("reports.toml", "indicators.csv", "corrections.csv", "prose_patterns.csv", "ledger_rules.toml")
+INPUT_FILES = ("reports.toml", "indicators.csv", "indicator_kinds.csv", "corrections.csv", "prose_patterns.csv",
+               "ledger_rules.toml")
 
 
 def _protected_inputs(base: Path) -> tuple[set[Path], set[Path]]:

@@ -21,12 +21,12 @@ import duckdb
 import polars as pl
 
 from vqr_analysis.core.version import __version__
-from vqr_analysis.sources.codebook import CODEBOOK_COLUMNS, Codebook, load_codebook
+from vqr_analysis.sources.codebook import Codebook, load_codebook
 from vqr_analysis.core.errors import VqrError
 from vqr_analysis.extract import EXTRACTOR_VERSION, extract_document
 from vqr_analysis.extract.model import OBSERVATION_COLUMNS, Observation, observations_frame
 from vqr_analysis.core.paths import PACKAGE_DIR, data_dir, default_db_path
-from vqr_analysis.core.schema import REPORT_LINES, TABLES
+from vqr_analysis.core.schema import INDICATORS, REPORT_LINES, TABLES
 from vqr_analysis.sources.formats import reader_versions
 from vqr_analysis.sources.registry import INPUT_FILES, Report, load_registry
 from vqr_analysis.sources.documents import SourceDocument, load_document
@@ -267,7 +267,7 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
         reports_df = pl.DataFrame([r.as_row() for r in inputs.reports])
         con.execute("INSERT INTO reports BY NAME SELECT * FROM reports_df")
         codebook_df = pl.DataFrame(
-            [{c: ("|".join(getattr(i, c)) if c == "aliases_zh" else getattr(i, c)) for c in CODEBOOK_COLUMNS}
+            [{c: ("|".join(getattr(i, c)) if c == "aliases_zh" else getattr(i, c)) for c in INDICATORS.names}
              for i in inputs.codebook]
         )
         con.execute("INSERT INTO indicators BY NAME SELECT * FROM codebook_df")
