@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import ast
 import csv
-import dataclasses
 import math
 from pathlib import Path
 
 import pytest
 
 from support.paths import DATA, FIXTURES, GOLDEN, PACKAGE
-from vqr_analysis.core.errors import VqrError
-from vqr_analysis.extract.prose import extract_prose, load_prose_patterns, read_value
+from vqr_analysis.extract.prose import extract_prose, read_value
+from vqr_analysis.sources.registry import load_registry
 from vqr_analysis.sources.documents import SourceDocument, sha256_bytes, split_lines
 
 GOLDEN_PROSE = GOLDEN / "prose"
@@ -229,22 +228,6 @@ def test_sentence_year_wins_over_the_data_year(prose):
     assert income == {2023: 3674.10, 2022: 3359.50}  # '2023年，…3674.10元，2022年…3359.50元'
 
 
-def test_pattern_file_errors_name_the_line(tmp_path, codebook):
-    text = (DATA / "prose_patterns.csv").read_text(encoding="utf-8")
-    bad = tmp_path / "prose_patterns.csv"
-    bad.write_text(text + "labell,enrolment,招生,before,\n", encoding="utf-8")
-    with pytest.raises(VqrError, match=r"line \d+ \(labell\): unknown kind"):
-        load_prose_patterns(bad)
-    bad.write_text(text + "unit,人,名,one,\n", encoding="utf-8")
-    with pytest.raises(VqrError, match="factor 'one' is not a number"):
-        load_prose_patterns(bad)
-    bad.write_text(text + "label,no_such_code,招生,before,\n", encoding="utf-8")
-    patterns = load_prose_patterns(bad)
-    doc = SourceDocument(*[None] * 5)  # never read: the codebook check comes first
-    with pytest.raises(VqrError, match="unknown code 'no_such_code'"):
-        extract_prose(doc, codebook, version=VERSION, patterns=patterns)
-
-
 def _code_strings(path: Path) -> list[str]:
     """String constants a module's code uses (docstrings and comments, which cite examples, left out)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -256,11 +239,13 @@ def _code_strings(path: Path) -> list[str]:
 
 
 def test_patterns_are_data_not_code():
-    """No report, region or school is named in the extractor's code; subject aliases live in the pattern file."""
+    """No report, region or school is named in the extractor's code; subject aliases live in the registry."""
     package = PACKAGE
-    strings = _code_strings(package / "extract" / "prose.py") + _code_strings(package / "quality" / "rules.py")
+    strings = [s for module in ("extract/prose.py", "extract/patterns.py", "extract/tables.py", "quality/rules.py",
+                                "quality/defects.py")
+               for s in _code_strings(package / module)]
     for name in ("塔里木", "昌吉", "塔城", "北屯", "新疆", "tarim", "changji", "tacheng", "tenth_division"):
         assert not [s for s in strings if name in s], name
     assert not [s for s in strings if s in ("000", "001", "002", "003", "004")]
-    patterns = load_prose_patterns(DATA / "prose_patterns.csv")
-    assert dataclasses.asdict(patterns)["subject_aliases"]["tenth_division"]
+    registry = {r.region: r for r in load_registry(DATA / "reports.toml")}
+    assert registry["tenth_division"].aliases_zh  # the subject's other names live in the registry

@@ -45,6 +45,8 @@ class Report:
     data_period_end: str
     data_year: int
     publisher: str
+    # Other names of the subject printed in the report ('北屯职校'): values stated about them are the subject's.
+    aliases_zh: tuple[str, ...] = ()
 
     @property
     def level_zh(self) -> str:
@@ -60,11 +62,13 @@ class Report:
     def as_row(self) -> dict:
         row = asdict(self)
         row["level_zh"], row["level_en"] = self.level_zh, self.level_en
+        row["aliases_zh"] = "|".join(self.aliases_zh)
         return row
 
 
-_REQUIRED = [f.name for f in fields(Report)]
-_TYPES = {f.name: int if f.type == "int" else str for f in fields(Report)}
+_OPTIONAL = ("aliases_zh",)
+_REQUIRED = [f.name for f in fields(Report) if f.name not in _OPTIONAL]
+_TYPES = {name: int if f.type == "int" else str for f in fields(Report) if (name := f.name) in _REQUIRED}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _DATE_FIELDS = ("data_period_start", "data_period_end")
 # Line breaks and other control characters have no place in a one-line registry field (they would break
@@ -108,7 +112,7 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
     missing = [k for k in _REQUIRED if k not in entry]
     if missing:
         raise VqrError(f"{where} lacks {', '.join(missing)}", path=path)
-    unknown = set(entry) - set(_REQUIRED)
+    unknown = set(entry) - set(_REQUIRED) - set(_OPTIONAL)
     if unknown:
         raise VqrError(f"{where} has unknown fields {', '.join(sorted(map(str, unknown)))}", path=path)
     for key, kind in _TYPES.items():
@@ -121,7 +125,12 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
             raise VqrError(f"{where}: {key} must be non-empty text on one line", path=path)
         if kind is str and len(value) > MAX_FIELD_CHARS:
             raise VqrError(f"{where}: {key} is {len(value)} characters long; at most {MAX_FIELD_CHARS}", path=path)
-    report = Report(**{k: entry[k] for k in _REQUIRED})
+    aliases = entry.get("aliases_zh", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() and not _CONTROL.search(a)
+                                                and len(a) <= MAX_FIELD_CHARS for a in aliases):
+        raise VqrError(f"{where}: aliases_zh must be a list of names, each non-empty text on one line of at most "
+                       f"{MAX_FIELD_CHARS} characters", path=path)
+    report = Report(**{k: entry[k] for k in _REQUIRED}, aliases_zh=tuple(a.strip() for a in aliases))
     if not _ID.match(report.id):
         raise VqrError(f"{where}: id {report.id!r:.60} must be letters, digits, _ or - (at most 40)", path=path)
     if not _SLUG.match(report.region):
@@ -162,7 +171,7 @@ def region_slugs(reports: list[Report] | None = None) -> list[str]:
 
 
 # Files of the data folder that the build reads besides the reports themselves.
-INPUT_FILES = ("reports.toml", "indicators.csv", "corrections.csv", "prose_patterns.csv", "ledger_rules.toml")
+INPUT_FILES = ("reports.toml", "indicators.csv", "corrections.csv", "prose_patterns.toml", "ledger_rules.toml")
 
 
 def _protected_inputs(base: Path) -> tuple[set[Path], set[Path]]:
