@@ -15,7 +15,7 @@ from vqr_analysis.extract.tables import extract_tables
 __all__ = ["extract_document", "extract_tables", "extract_prose", "prose_reader", "ProseReader", "EXTRACTOR_VERSION"]
 
 # Bump when extraction logic changes what is stored: it is part of the build's snapshot id.
-EXTRACTOR_VERSION = "0.2.0"
+EXTRACTOR_VERSION = "0.3.0"
 
 
 def extract_document(doc: SourceDocument, codebook: Codebook, *,
@@ -26,6 +26,8 @@ def extract_document(doc: SourceDocument, codebook: Codebook, *,
     A repeated or truncated annex table is a VqrError (see :mod:`.integrity`): never silently wrong data.
     """
     check_annex_tables(doc)
-    table_obs, unmapped = extract_tables(doc, codebook, version=EXTRACTOR_VERSION)
+    reader = reader or prose_reader(codebook)
+    table_obs, unmapped = extract_tables(doc, codebook, version=EXTRACTOR_VERSION,
+                                         titled_lists=reader.pats.titled_lists)
     prose_obs = extract_prose(doc, codebook, version=EXTRACTOR_VERSION, reader=reader)
     return table_obs + prose_obs, unmapped

@@ -21,7 +21,7 @@ from vqr_analysis.sources.csvfiles import read_project_text
 
 __all__ = [
     "PATTERNS_FILE", "POSITIONS", "QUALIFIER_PLACES", "Label", "ContextLabel", "UnitFactor", "Qualifier",
-    "ProsePatterns", "load_prose_patterns",
+    "ProsePatterns", "TitledList", "load_prose_patterns",
 ]
 
 PATTERNS_FILE = "prose_patterns.toml"
@@ -66,6 +66,17 @@ class Qualifier:
 
 
 @dataclass(frozen=True)
+class TitledList:
+    """A body table listing schools with one count, whose meaning only its title gives ('表 2-2 新疆高职学校入围
+    国家在线精品课程数量统计表': 序号, 院校名称, 立项数量): a title holding ``phrase`` reads the count as ``code``,
+    with the school as entity. ``unless``: words that, in the title, make it about something else."""
+
+    code: str
+    phrase: str
+    unless: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProsePatterns:
     """Every pattern of the file, by kind (the file's comments say what each kind means)."""
 
@@ -88,6 +99,8 @@ class ProsePatterns:
     entity_suffixes: tuple[str, ...]
     entity_generic: tuple[str, ...]
     entity_stop: str
+    previous_year_leads: tuple[str, ...] = ()
+    titled_lists: tuple["TitledList", ...] = ()
     path: Path | None = None
 
     def codes(self) -> list[tuple[str, str]]:
@@ -95,6 +108,7 @@ class ProsePatterns:
         named = [(f"[label] {e.phrase}", e.code) for e in self.labels]
         named += [(f"[context_label] {e.phrase}", e.code) for e in self.context_labels]
         named += [(f"[unit] {e.printed}", e.code) for e in self.units if e.code]
+        named += [(f"[titled_list] {e.phrase}", e.code) for e in self.titled_lists]
         named += [(f"[{kind}.code]", code) for kind, pairs in (("exclude_before", self.exclude_before),
                                                                 ("exclude_sentence", self.exclude_sentence))
                   for code, _ in pairs]
@@ -111,6 +125,7 @@ _TABLES = {
     "exclude_before": ("any_code", "code"), "exclude_sentence": ("any_code", "code"), "exclude_clause": ("words",),
     "share": ("leads", "code"), "per_student": ("code",),
     "entity": ("suffixes", "generic_words", "stop_characters"),
+    "previous_year": ("leads",), "titled_list": ("entries",),
 }
 
 
@@ -238,7 +253,10 @@ def load_prose_patterns(path: Path | None = None, *, codes: Collection[str]) -> 
         exclude_clause=f.words("exclude_clause", "words"), share_leads=f.words("share", "leads"),
         shares=f.code_map("share", "code", many=False), per_student=f.code_map("per_student", "code", many=False),
         entity_suffixes=f.words("entity", "suffixes"), entity_generic=f.words("entity", "generic_words"),
-        entity_stop="".join(stop.split()), path=path,
+        entity_stop="".join(stop.split()), previous_year_leads=f.words("previous_year", "leads"),
+        titled_lists=tuple(TitledList(f.text(e["code"], w), f.text(e["phrase"], w),
+                                      f.words_of(e.get("unless", []), w))
+                           for w, e in f.entries("titled_list", TitledList)), path=path,
     )
     known = set(codes)
     for where, code in patterns.codes():

@@ -189,6 +189,10 @@ class ProseReader:
         num = rf"(?P<num>(?<![\d.])(?<!\d,){NUMBER_PATTERN})(?![\d.])"
         tail = rf"\s*(?P<qa>{qa})?\s*(?P<unit>{unit_alt})?\s*(?P<qu>{qu})?"
         self.after_label = re.compile(rf"(?:{conn}|\s)*?(?P<qb>{qb})?\s*(?:{conn})?\s*{num}{tail}")
+        # A previous year's value stated in a comparison right after the value ('，较2022年的93%').
+        self.previous_re = re.compile(
+            rf"\s*[，,]?\s*(?:{_alternation(map(match_form, pats.previous_year_leads))})\s*"
+            rf"(?P<year>(?:19|20)\d{{2}})\s*年(?:同期)?\s*的?\s*(?:{conn})?\s*{num}{tail}")
         self.header_unit = re.compile(rf"\s*\(\s*(?P<unit>{unit_alt})\s*\)\s*(?:{conn}|\s)*{num}(?!\s*%)")
         self.before_label = re.compile(rf"(?P<qb>{qb})?\s*{num}{tail}\s*$")
         self.share_re = re.compile(
@@ -229,13 +233,18 @@ class ProseReader:
     # -- numbers next to a label
 
     def _qualifier(self, m: re.Match) -> str:
-        found = [self.qualifiers["before"].get(m.group("qb") or ""),
+        found = [self.qualifiers["before"].get(m.groupdict().get("qb") or ""),
                  self.qualifiers["after_number"].get(m.groupdict().get("qa") or ""),
                  self.qualifiers["after_unit"].get(m.groupdict().get("qu") or "")]
         for wanted in ("lower_bound", "upper_bound", "approximate"):
             if wanted in found:
                 return wanted
         return "exact"
+
+    def reading_of(self, m: re.Match) -> _Reading:
+        """The reading held by a match over the whole text of a number pattern (groups num, unit, qa, qu)."""
+        unit = m.group("unit")
+        return _Reading(m.span("num"), m.span("unit") if unit else None, unit, self._qualifier(m), m.end())
 
     def read_after(self, mt: str, pos: int, limit: int) -> _Reading | None:
         window = mt[pos:limit]
@@ -397,10 +406,38 @@ def _sentence_names(d: _Doc, s_start: int) -> tuple[int, list[tuple[int, str]]]:
     return d.names_cache[s_start]
 
 
-def _entity(d: _Doc, sentence_start: int):
-    """The entity of a value in the sentence at ``sentence_start``: None (the report's subject), the known
-    name of the one other school the sentence opens with, or _NOT_ATTRIBUTABLE (another school named, but
-    not as the sentence's subject, or under a name the document does not use as a subject)."""
+# Between a clause's opening school name and the label of its value: a few characters ('在职在编'), no more.
+_NAME_TO_LABEL_MAX = 8
+# What may stand before a clause's subject: what may stand before a sentence's, and '其中' / '另外'.
+_CLAUSE_OPENER = re.compile(r"(?:\s|其中|另外|此外|同时|[，,：:、])*")
+
+
+def _clause_entity(d: _Doc, sentence_start: int, label_start: int) -> str | None:
+    """The school a clause opens with when the value's label follows it closely ('其中新疆农业职业技术学院用人
+    单位满意度 99.25%'): its name as printed, else None (the sentence-level rule decides)."""
+    a = label_start
+    while a > sentence_start and d.mt[a - 1] not in _CLAUSE_ENDS:
+        a -= 1
+    opener = _CLAUSE_OPENER.match(d.mt, a, label_start).end()
+    _, names = _sentence_names(d, sentence_start)
+    for k, name in names:
+        start = sentence_start + k
+        end = start + len(name)
+        if start == opener and end <= label_start and label_start - end <= _NAME_TO_LABEL_MAX \
+                and not any(sentence_start + k2 > start and sentence_start + k2 < label_start for k2, _ in names):
+            return None if name in d.subjects else d.text[start:end]
+    return None
+
+
+def _entity(d: _Doc, sentence_start: int, label_start: int | None = None):
+    """The entity of a value in the sentence at ``sentence_start``: None (the report's subject), the name of
+    the school its clause opens with right before the label, the known name of the one other school the
+    sentence opens with, or _NOT_ATTRIBUTABLE (another school named, but not as the sentence's subject, or
+    under a name the document does not use as a subject)."""
+    if label_start is not None:
+        named = _clause_entity(d, sentence_start, label_start)
+        if named is not None:
+            return named
     opener, names = _sentence_names(d, sentence_start)
     names = [(k, name) for k, name in names if name not in d.subjects]
     if names:
@@ -437,7 +474,7 @@ def extract_prose(doc: SourceDocument, codebook: Codebook, *, version: str,
     out: list[Observation] = []
     claimed: set[int] = set()  # number starts already read for some label
 
-    def emit(code: str, label_span: tuple[int, int], reading: _Reading) -> bool:
+    def emit(code: str, label_span: tuple[int, int], reading: _Reading, *, year: int | None = None) -> bool:
         a, b = reading.num
         if a in claimed:
             return False
@@ -453,18 +490,22 @@ def extract_prose(doc: SourceDocument, codebook: Codebook, *, version: str,
         s_start = d.sentence_start(first)
         if _excluded(m, code, d, first, last, s_start):
             return False
-        entity = _entity(d, s_start)
+        entity = _entity(d, s_start, first)
         if entity is _NOT_ATTRIBUTABLE:
             return False
         claimed.add(a)
         line = lines[0]
         out.append(Observation(
             report_id=doc.report.id, source_sha256=doc.sha256, indicator_code=code,
-            year=_year(d, s_start, a), value=read.value, unit=codebook[code].unit, raw=read.raw,
+            year=year or _year(d, s_start, a), value=read.value, unit=codebook[code].unit, raw=read.raw,
             raw_unit=read.raw_unit, line=line, quote=_quote(d, s_start, a, b), status=read.status,
             method="prose", qualifier=read.qualifier, flag=read.flag, label=d.text[label_span[0]:label_span[1]],
             entity=entity, locator=doc.locator(line), extractor_version=version,
         ))
+        if year is None:  # '满意度97%，较2022年的93%上升' also states the 2022 value
+            previous = m.previous_re.match(d.mt, reading.end, d.sentence_end(reading.end))
+            if previous:
+                emit(code, label_span, m.reading_of(previous), year=int(previous.group("year")))
         return True
 
     def follow_ons(code: str, label_span: tuple[int, int], after: int, limit: int) -> None:
