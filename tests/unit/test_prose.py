@@ -136,15 +136,16 @@ def test_sentence_forms_of_the_issue(codebook, reports):
 def test_ratio_and_share_forms(codebook, reports):
     """生师比 16.85: 1; 高级职称教师 15 人，占比 23.08%; 在校生 without 全日制 is its own code."""
     obs = _by_code(extract_prose(_fixture("004_scale_teachers.txt", reports["004"]), codebook, version=VERSION))
-    (ratio,) = obs["student_teacher_ratio"]
-    assert (ratio.value, ratio.raw, ratio.raw_unit, ratio.unit) == (16.85, "16.85", ": 1", "ratio")
+    ratio, previous = obs["student_teacher_ratio"]
+    assert (ratio.value, ratio.raw, ratio.raw_unit, ratio.unit, ratio.year) == (16.85, "16.85", ": 1", "ratio", 2024)
+    assert (previous.value, previous.year) == (18, 2023)  # '较上一年度 18: 1': the year before, stated in passing
     (share,) = obs["senior_title_teacher_share"]
     assert (share.value, share.raw_unit, share.label) == (23.08, "%", "高级职称教师")
     assert [o.value for o in obs["senior_title_teachers"]] == [15]
     assert [o.value for o in obs["dual_qualified_teacher_share"]] == [41.54]  # '占专任教师 41.54%'
-    assert [o.value for o in obs["students_enrolled"]] == [1205]  # '中职在校生 1205 人', not '相比上一年度 1152 人'
+    # '中职在校生 1205 人，相比上一年度 1152 人': this year's value, and the previous year's
+    assert [(o.value, o.year) for o in obs["students_enrolled"]] == [(1205, 2024), (1152, 2023)]  # '2023~2024 学年'
     assert "full_time_students" not in obs
-    assert [o.year for o in obs["students_enrolled"]] == [2024]  # '2023~2024 学年'
     # the new campus is a plan ('新建职校园区占地面积 12.7 万平方米，拟 2025 年搬迁'), not this year's area
     assert [o.value for o in obs["campus_area"]] == [74297.47]
     (per_student,) = obs["building_area_per_student"]  # '总建筑面积 27827.79 平方米，23.09 平方米/生'

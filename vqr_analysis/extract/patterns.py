@@ -99,7 +99,9 @@ class ProsePatterns:
     entity_suffixes: tuple[str, ...]
     entity_generic: tuple[str, ...]
     entity_stop: str
+    school_words: tuple[str, ...] = ()
     previous_year_leads: tuple[str, ...] = ()
+    last_year_words: tuple[str, ...] = ()
     titled_lists: tuple["TitledList", ...] = ()
     path: Path | None = None
 
@@ -124,8 +126,8 @@ _TABLES = {
     "unit": ("entries",), "unit_no_code": ("printed",), "qualifier": ("entries",), "connector": ("words",),
     "exclude_before": ("any_code", "code"), "exclude_sentence": ("any_code", "code"), "exclude_clause": ("words",),
     "share": ("leads", "code"), "per_student": ("code",),
-    "entity": ("suffixes", "generic_words", "stop_characters"),
-    "previous_year": ("leads",), "titled_list": ("entries",),
+    "entity": ("suffixes", "generic_words", "stop_characters", "school_words"),
+    "previous_year": ("leads", "last_year"), "titled_list": ("entries",),
 }
 
 
@@ -253,7 +255,9 @@ def load_prose_patterns(path: Path | None = None, *, codes: Collection[str]) -> 
         exclude_clause=f.words("exclude_clause", "words"), share_leads=f.words("share", "leads"),
         shares=f.code_map("share", "code", many=False), per_student=f.code_map("per_student", "code", many=False),
         entity_suffixes=f.words("entity", "suffixes"), entity_generic=f.words("entity", "generic_words"),
+        school_words=f.words("entity", "school_words"),
         entity_stop="".join(stop.split()), previous_year_leads=f.words("previous_year", "leads"),
+        last_year_words=f.words("previous_year", "last_year"),
         titled_lists=tuple(TitledList(f.text(e["code"], w), f.text(e["phrase"], w),
                                       f.words_of(e.get("unless", []), w))
                            for w, e in f.entries("titled_list", TitledList)), path=path,

@@ -150,6 +150,7 @@ class ProseReader:
         self.shares = dict(pats.shares)
         self.per_student = dict(pats.per_student)
         self.entity_stop = set(pats.entity_stop)
+        self.school_words = [match_form(w) for w in pats.school_words]
         # label (match form) → [(code, position)]; pattern rows win over codebook labels; a codebook label
         # that several codes share (国家级数量 …) is ambiguous in prose and left out. A masking phrase gets an
         # empty bucket: it matches (so the labels inside it do not) and reads nothing.
@@ -192,7 +193,8 @@ class ProseReader:
         # A previous year's value stated in a comparison right after the value ('，较2022年的93%').
         self.previous_re = re.compile(
             rf"\s*[，,]?\s*(?:{_alternation(map(match_form, pats.previous_year_leads))})\s*"
-            rf"(?P<year>(?:19|20)\d{{2}})\s*年(?:同期)?\s*的?\s*(?:{conn})?\s*{num}{tail}")
+            rf"(?:(?P<year>(?:19|20)\d{{2}})\s*年(?:同期)?|(?P<last>{_alternation(map(match_form, pats.last_year_words))}))"
+            rf"\s*的?\s*(?:{conn})?\s*{num}{tail}")
         self.header_unit = re.compile(rf"\s*\(\s*(?P<unit>{unit_alt})\s*\)\s*(?:{conn}|\s)*{num}(?!\s*%)")
         self.before_label = re.compile(rf"(?P<qb>{qb})?\s*{num}{tail}\s*$")
         self.share_re = re.compile(
@@ -305,6 +307,8 @@ class _Doc:
     names: list[tuple[int, str]] = field(default_factory=list)  # every institution-like name, by position
     opener_counts: dict[str, int] = field(default_factory=dict)  # names that open sentences, and how often
     names_cache: dict[int, tuple[int, list[tuple[int, str]]]] = field(default_factory=dict)
+    reader: "ProseReader | None" = None
+    subject_is_region: bool = False  # no name of the subject is a school's (then '学校' is never the subject)
 
     @classmethod
     def of(cls, doc: SourceDocument, m: ProseReader) -> "_Doc":
@@ -314,7 +318,8 @@ class _Doc:
         paragraph_starts = [0] + [x.end() for x in re.finditer("\n", mt)]
         r = doc.report
         subjects = {match_form(s) for s in [r.subject_zh, r.region_zh, *r.aliases_zh]}
-        d = cls(doc, text, mt, sentence_starts, paragraph_starts, subjects)
+        d = cls(doc, text, mt, sentence_starts, paragraph_starts, subjects, reader=m,
+                subject_is_region=not any(m.suffix_re.search(name) for name in subjects))
         # Names never run across a sentence end (punctuation stops them), so one pass over the text finds all.
         d.names = _raw_names(m, mt)
         for k, name in d.names:
@@ -429,6 +434,11 @@ def _clause_entity(d: _Doc, sentence_start: int, label_start: int) -> str | None
     return None
 
 
+def _opens_with_school_word(d: _Doc, sentence_start: int) -> bool:
+    """Whether a sentence of a region's report has an unnamed school as its subject ('学校…', '该校…')."""
+    return d.subject_is_region and d.mt.startswith(tuple(d.reader.school_words), d.opener_end(sentence_start))
+
+
 def _entity(d: _Doc, sentence_start: int, label_start: int | None = None):
     """The entity of a value in the sentence at ``sentence_start``: None (the report's subject), the name of
     the school its clause opens with right before the label, the known name of the one other school the
@@ -439,6 +449,8 @@ def _entity(d: _Doc, sentence_start: int, label_start: int | None = None):
         if named is not None:
             return named
     opener, names = _sentence_names(d, sentence_start)
+    if _opens_with_school_word(d, sentence_start):
+        return _NOT_ATTRIBUTABLE  # '学校…' in a region's report: some school, unnamed here
     names = [(k, name) for k, name in names if name not in d.subjects]
     if names:
         k, name = names[0]
@@ -451,7 +463,7 @@ def _entity(d: _Doc, sentence_start: int, label_start: int | None = None):
     for s_start in d.sentence_starts[bisect.bisect_left(d.sentence_starts, para):
                                      bisect.bisect_left(d.sentence_starts, sentence_start)]:
         opener, names = _sentence_names(d, s_start)
-        if any(k == opener and name not in d.subjects for k, name in names):
+        if any(k == opener and name not in d.subjects for k, name in names) or _opens_with_school_word(d, s_start):
             return _NOT_ATTRIBUTABLE
     return None
 
@@ -505,7 +517,8 @@ def extract_prose(doc: SourceDocument, codebook: Codebook, *, version: str,
         if year is None:  # '满意度97%，较2022年的93%上升' also states the 2022 value
             previous = m.previous_re.match(d.mt, reading.end, d.sentence_end(reading.end))
             if previous:
-                emit(code, label_span, m.reading_of(previous), year=int(previous.group("year")))
+                stated = int(previous.group("year")) if previous.group("year") else _year(d, s_start, a) - 1
+                emit(code, label_span, m.reading_of(previous), year=stated)
         return True
 
     def follow_ons(code: str, label_span: tuple[int, int], after: int, limit: int) -> None:
