@@ -341,6 +341,31 @@ def _mapped_share(codebook: Codebook, labels: list[str]) -> float:
     return sum(1 for t in labels if _candidates(codebook, t, None)[0]) / len(labels)
 
 
+def _compound(codebook: Codebook, column: str, row: str) -> tuple[Indicator | None, str | None]:
+    """The one indicator whose label is a column head and a row's label together ('助学金' + '人数(人次)' →
+    助学金人数), and the unit the row's bracket gives."""
+    stem, unit = _split_unit(row)
+    found = codebook.lookup(normalize_label(column) + normalize_label(stem))
+    return (found[0] if len(found) == 1 else None), unit
+
+
+def _read_compound_cells(reader: _Reader, cols: _Columns, year: int) -> bool:
+    """A table whose cells are named by their column head and their row's label together (表6 资助政策情况表:
+    奖学金 | 助学金 | 免学费 across, 人数(人次) | 金额(万元) down). Read only when most cells map to a code;
+    a cell that maps to none is left unread. Returns whether the table was read."""
+    codebook = reader.codebook
+    rows = [(row, _cells(row, len(reader.table.header.cells), None)) for row in _data_rows(reader.table)]
+    cells = [(row, cells, col, *_compound(codebook, head, cells[cols.label].value))
+             for row, cells in rows for col, head in cols.others if cells[cols.label].value]
+    mapped = [c for c in cells if c[3] is not None]
+    if not cells or len(mapped) / len(cells) < _MIN_MAPPED_SHARE:
+        return False
+    for row, row_cells, col, ind, unit in mapped:
+        head = reader.table.header.cells[col].value
+        reader.emit(ind, row_cells, col, row, year=year, raw_unit=unit, label=f"{head}｜{row_cells[cols.label].value}")
+    return True
+
+
 def _read_titled_list(reader: _Reader, cols: _Columns, titled_lists: tuple[TitledList, ...], year: int) -> None:
     """A list of schools with one count that only the title names (see patterns.TitledList): every row with a
     school and a number is read as the title's code, the school as entity. A list with any other shape (more
@@ -387,7 +412,8 @@ def extract_table_rows(table: RawTable, doc: SourceDocument, codebook: Codebook,
     year = _title_year(table, data_year)
     by_columns = _mapped_share(codebook, [t for _, t in cols.others])
     if max(by_rows, by_columns) < _MIN_MAPPED_SHARE:
-        _read_titled_list(reader, cols, titled_lists, year)
+        if not _read_compound_cells(reader, cols, year):
+            _read_titled_list(reader, cols, titled_lists, year)
         return reader.observations, []
     if by_rows >= by_columns:  # one column per entity
         entities = [(c, year, _entity(t, doc.report)) for c, t in cols.others]

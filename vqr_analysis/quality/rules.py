@@ -34,7 +34,7 @@ import duckdb
 import polars as pl
 
 from vqr_analysis.quality.defects import DEFECT_RULES, source_defects
-from vqr_analysis.sources.codebook import Codebook
+from vqr_analysis.sources.codebook import UNIT_KINDS, Codebook
 from vqr_analysis.extract.values import parse_value
 
 __all__ = ["run_checks", "RULES", "RULE_TEXT_ZH", "BOUNDS", "PARTS", "RATIOS", "Bound", "Ratio"]
@@ -319,7 +319,10 @@ def _ratios(observations: list[_Obs], caught: set[int]) -> list[_Flag]:
 
 
 def _rounding(o: _Obs) -> float:
-    """Half a unit of the last printed digit, in the stored unit ('0.87万元' stands for 8650-8750 元)."""
+    """Half a unit of the last printed digit, in the stored unit ('0.87万元' stands for 8650-8750 元). A whole
+    count printed in its own unit ('国家级专业教学资源库 2 个') is exact: 2 and 3 schools disagree."""
+    if o.unit in UNIT_KINDS["count"] and o.raw.strip().isdigit() and o.value == int(o.raw):
+        return 0.0
     return _rounding_of(o.raw, o.value)
 
 
