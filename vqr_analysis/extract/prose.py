@@ -449,16 +449,20 @@ def _entity(d: _Doc, sentence_start: int, label_start: int | None = None):
         if named is not None:
             return named
     opener, names = _sentence_names(d, sentence_start)
-    if _opens_with_school_word(d, sentence_start):
-        return _NOT_ATTRIBUTABLE  # '学校…' in a region's report: some school, unnamed here
     names = [(k, name) for k, name in names if name not in d.subjects]
-    if names:
+    if names and not _opens_with_school_word(d, sentence_start):
         k, name = names[0]
         if len({n for _, n in names}) == 1 and k == opener and d.opener_counts.get(name, 0) >= _KNOWN_NAME_MIN:
             return d.text[sentence_start + k:sentence_start + k + len(name)]
-        return _NOT_ATTRIBUTABLE
-    # No name in the sentence: a paragraph whose earlier sentence opened with another school may still be
-    # about that school ('学校共有计算机教室3间'); too uncertain to attribute either way.
+    # The paragraph's school: a paragraph that opens with a known school and names no other up to here is about
+    # that school ('塔城地区卫生学校…。学校共有计算机教室3间').
+    school = _paragraph_school(d, sentence_start)
+    if school is not None:
+        return school
+    if names or _opens_with_school_word(d, sentence_start):
+        return _NOT_ATTRIBUTABLE  # another school, or '学校…' in a region's report: some school, unnamed here
+    # No name in the sentence, in a paragraph where an earlier sentence opened with another school (or with
+    # '学校'): too uncertain to attribute either way.
     para = d.paragraph_start(sentence_start)
     for s_start in d.sentence_starts[bisect.bisect_left(d.sentence_starts, para):
                                      bisect.bisect_left(d.sentence_starts, sentence_start)]:
@@ -466,6 +470,23 @@ def _entity(d: _Doc, sentence_start: int, label_start: int | None = None):
         if any(k == opener and name not in d.subjects for k, name in names) or _opens_with_school_word(d, s_start):
             return _NOT_ATTRIBUTABLE
     return None
+
+
+def _paragraph_school(d: _Doc, sentence_start: int) -> str | None:
+    """The school (as printed) whose known name opens the paragraph of ``sentence_start``, when no sentence of
+    the paragraph up to and including this one names any other school; else None."""
+    para = d.paragraph_start(sentence_start)
+    starts = d.sentence_starts[bisect.bisect_left(d.sentence_starts, para):
+                               bisect.bisect_right(d.sentence_starts, sentence_start)]
+    opener, names = _sentence_names(d, starts[0])
+    names = [(k, name) for k, name in names if name not in d.subjects]
+    if not names or names[0][0] != opener or d.opener_counts.get(names[0][1], 0) < _KNOWN_NAME_MIN:
+        return None
+    school = names[0][1]
+    for s_start in starts:
+        if any(name != school and name not in d.subjects for _, name in _sentence_names(d, s_start)[1]):
+            return None
+    return d.text[starts[0] + opener:starts[0] + opener + len(school)]
 
 
 def _quote(d: _Doc, sentence_start: int, num_start: int, num_end: int) -> str:
