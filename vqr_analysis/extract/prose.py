@@ -396,6 +396,12 @@ _KNOWN_NAME_MIN = 2
 _NOT_ATTRIBUTABLE = object()
 
 
+def _bracket_depth(mt: str, start: int, pos: int) -> int:
+    """How many brackets opened between ``start`` and ``pos`` are still open at ``pos``."""
+    segment = mt[start:pos]
+    return segment.count("(") + segment.count("（") - segment.count(")") - segment.count("）")
+
+
 def _sentence_names(d: _Doc, s_start: int) -> tuple[int, list[tuple[int, str]]]:
     """Where the sentence's subject starts, and the names in it, each resolved to the longest known name it
     ends with ('支持昌吉职业技术学院' → 昌吉职业技术学院)."""
@@ -404,6 +410,8 @@ def _sentence_names(d: _Doc, s_start: int) -> tuple[int, list[tuple[int, str]]]:
         last = bisect.bisect_left(d.names, (d.sentence_end(s_start), ""))
         names = []
         for k, candidate in d.names[first:last]:
+            if _bracket_depth(d.mt, s_start, k) > 0:
+                continue  # a list in brackets ('共有中等职业技术学校6所（塔城地区师范学校、…）') names no subject
             cut = next((j for j in range(len(candidate)) if d.opener_counts.get(candidate[j:], 0) >= _KNOWN_NAME_MIN),
                        0)
             names.append((k - s_start + cut, candidate[cut:]))
@@ -472,21 +480,35 @@ def _entity(d: _Doc, sentence_start: int, label_start: int | None = None):
     return None
 
 
+def _opens_clause(d: _Doc, pos: int) -> bool:
+    """Whether ``pos`` is where a clause's subject starts (after '，', '其中' and the like)."""
+    a = pos
+    while a > 0 and d.mt[a - 1] not in _CLAUSE_ENDS:
+        a -= 1
+    return _CLAUSE_OPENER.match(d.mt, a, pos).end() == pos
+
+
 def _paragraph_school(d: _Doc, sentence_start: int) -> str | None:
-    """The school (as printed) whose known name opens the paragraph of ``sentence_start``, when no sentence of
-    the paragraph up to and including this one names any other school; else None."""
+    """The school (as printed) the paragraph is about at ``sentence_start``: the known school that opened the
+    last sentence naming a subject, up to and including this one, when no sentence since named another school;
+    else None (the report's subject, or nothing certain)."""
     para = d.paragraph_start(sentence_start)
-    starts = d.sentence_starts[bisect.bisect_left(d.sentence_starts, para):
-                               bisect.bisect_right(d.sentence_starts, sentence_start)]
-    opener, names = _sentence_names(d, starts[0])
-    names = [(k, name) for k, name in names if name not in d.subjects]
-    if not names or names[0][0] != opener or d.opener_counts.get(names[0][1], 0) < _KNOWN_NAME_MIN:
-        return None
-    school = names[0][1]
-    for s_start in starts:
-        if any(name != school and name not in d.subjects for _, name in _sentence_names(d, s_start)[1]):
-            return None
-    return d.text[starts[0] + opener:starts[0] + opener + len(school)]
+    current: tuple[int, str] | None = None
+    for s_start in d.sentence_starts[bisect.bisect_left(d.sentence_starts, para):
+                                     bisect.bisect_right(d.sentence_starts, sentence_start)]:
+        opener, names = _sentence_names(d, s_start)
+        for k, name in names:
+            if k != opener and not _opens_clause(d, s_start + k):
+                if current is None or name not in (current[1], *d.subjects):
+                    return None  # a school named in passing: no longer certain whose the figures are
+                continue
+            if name in d.subjects:
+                current = None  # the paragraph turns back to the report's subject
+            elif d.opener_counts.get(name, 0) >= _KNOWN_NAME_MIN:
+                current = (s_start + k, name)
+            else:
+                return None
+    return d.text[current[0]:current[0] + len(current[1])] if current else None
 
 
 def _quote(d: _Doc, sentence_start: int, num_start: int, num_end: int) -> str:
