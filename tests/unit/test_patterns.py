@@ -39,7 +39,7 @@ def test_the_project_file_loads_into_frozen_records(codebook):
         patterns.labels = ()  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         patterns.labels[0].code = "x"  # type: ignore[misc]
-    assert all(label.position in ("before", "closed", "after") for label in patterns.labels)
+    assert all(label.position in ("before", "closed", "after", "after_gap") for label in patterns.labels)
 
 
 def test_unknown_key_in_an_entry_is_refused_with_its_table(write, codebook):
@@ -65,7 +65,7 @@ def test_unknown_code_is_refused_at_load_time(write, codebook):
 
 
 @pytest.mark.parametrize("old, new, message", [
-    ('position = "closed" }', 'position = "later" }', "position must be one of before, closed, after"),
+    ('position = "closed" }', 'position = "later" }', "position must be one of before, closed, after, after_gap"),
     ('printed = "名", factor = 1', 'printed = "名", factor = "one"', "factor must be a positive number"),
     ('meaning = "approximate"', 'meaning = "roughly"', "meaning must be one of approximate, lower_bound"),
     ('place = "after_unit"', 'place = "behind"', "place must be one of before, after_number, after_unit"),

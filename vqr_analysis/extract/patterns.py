@@ -25,8 +25,9 @@ __all__ = [
 ]
 
 PATTERNS_FILE = "prose_patterns.toml"
-# Where a label stands: before its number, before it with the number closing the clause, or after it.
-POSITIONS = ("before", "closed", "after")
+# Where a label stands: before its number, before it with the number closing the clause, after it, or after it
+# with a few words between ('共有 1087 名高职学校骨干教师参加培训').
+POSITIONS = ("before", "closed", "after", "after_gap")
 QUALIFIER_PLACES = ("before", "after_number", "after_unit")
 
 

@@ -39,6 +39,7 @@ _CLAUSE_ENDS = _SENTENCE_ENDS + "，,、"
 _SENTENCE_END_RE = re.compile(f"[{_SENTENCE_ENDS}]")
 _QUOTE_MAX = 120
 _WINDOW = 48  # characters searched after (or before) a label for its number
+_LABEL_GAP_MAX = 8  # words between a number and a label of position after_gap
 _YEAR_RE = re.compile(r"(?<![\d.])(20\d{2})\s*(?:[-—–~～至到－]\s*(20\d{2})\s*)?(年度|学年|年)")
 # A year that only sets a comparison or a start ('比2022年增加', '与 2022 年相比', '2017 年以来') is not the
 # year of the value.
@@ -197,6 +198,8 @@ class ProseReader:
             rf"\s*的?\s*(?:{conn})?\s*{num}{tail}")
         self.header_unit = re.compile(rf"\s*\(\s*(?P<unit>{unit_alt})\s*\)\s*(?:{conn}|\s)*{num}(?!\s*%)")
         self.before_label = re.compile(rf"(?P<qb>{qb})?\s*{num}{tail}\s*$")
+        # The same with a few Chinese words between the unit and the label (no punctuation, no other number).
+        self.before_label_gap = re.compile(rf"(?P<qb>{qb})?\s*{num}{tail}[\u4e00-\u9fff]{{1,{_LABEL_GAP_MAX}}}$")
         self.share_re = re.compile(
             rf"[，,、]?\s*(?:其中)?\s*(?P<lead>{_alternation(map(match_form, pats.share_leads))})(?:{conn}|\s)*{num}\s*(?P<unit>%)")
         self.direct_share_re = re.compile(
@@ -263,9 +266,9 @@ class ProseReader:
         span = (pos + m.start("unit"), pos + m.end("unit")) if unit else None
         return _Reading((pos + m.start("num"), pos + m.end("num")), span, unit, self._qualifier(m), pos + m.end())
 
-    def read_before(self, mt: str, pos: int, floor: int) -> _Reading | None:
+    def read_before(self, mt: str, pos: int, floor: int, *, gap: bool = False) -> _Reading | None:
         start = max(floor, pos - _WINDOW)
-        m = self.before_label.search(mt[start:pos])
+        m = (self.before_label_gap if gap else self.before_label).search(mt[start:pos])
         if not m or m.group("unit") is None:
             return None
         return _Reading((start + m.start("num"), start + m.end("num")),
@@ -581,7 +584,7 @@ def extract_prose(doc: SourceDocument, codebook: Codebook, *, version: str,
     for start, end, key in _label_matches(m, d.mt):
         limit = min(d.sentence_end(end), end + _WINDOW)
         for code, position in m.index[key]:
-            if position != "after":
+            if not position.startswith("after"):
                 reading = m.read_after(d.mt, end, limit)
                 if reading and position == "closed" and not _closes(d.mt, reading.end):
                     reading = None
@@ -593,7 +596,7 @@ def extract_prose(doc: SourceDocument, codebook: Codebook, *, version: str,
                 if sm and emit(share, (start, end), _share_reading(sm)):
                     break
             else:
-                reading = m.read_before(d.mt, start, d.sentence_start(start))
+                reading = m.read_before(d.mt, start, d.sentence_start(start), gap=position == "after_gap")
                 if reading and emit(code, (start, end), reading):
                     break
     _context_values(m, d, emit)
