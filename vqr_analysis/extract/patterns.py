@@ -103,6 +103,7 @@ class ProsePatterns:
     school_words: tuple[str, ...] = ()
     previous_year_leads: tuple[str, ...] = ()
     last_year_words: tuple[str, ...] = ()
+    per_student_leads: tuple[str, ...] = ()
     titled_lists: tuple["TitledList", ...] = ()
     path: Path | None = None
 
@@ -126,7 +127,7 @@ _TABLES = {
     "label": ("entries",), "masking_phrase": ("words",), "context_label": ("entries",), "skip_label": ("words",),
     "unit": ("entries",), "unit_no_code": ("printed",), "qualifier": ("entries",), "connector": ("words",),
     "exclude_before": ("any_code", "code"), "exclude_sentence": ("any_code", "code"), "exclude_clause": ("words",),
-    "share": ("leads", "code"), "per_student": ("code",),
+    "share": ("leads", "code"), "per_student": ("leads", "code"),
     "entity": ("suffixes", "generic_words", "stop_characters", "school_words"),
     "previous_year": ("leads", "last_year"), "titled_list": ("entries",),
 }
@@ -258,7 +259,7 @@ def load_prose_patterns(path: Path | None = None, *, codes: Collection[str]) -> 
         entity_suffixes=f.words("entity", "suffixes"), entity_generic=f.words("entity", "generic_words"),
         school_words=f.words("entity", "school_words"),
         entity_stop="".join(stop.split()), previous_year_leads=f.words("previous_year", "leads"),
-        last_year_words=f.words("previous_year", "last_year"),
+        last_year_words=f.words("previous_year", "last_year"), per_student_leads=f.words("per_student", "leads"),
         titled_lists=tuple(TitledList(f.text(e["code"], w), f.text(e["phrase"], w),
                                       f.words_of(e.get("unless", []), w))
                            for w, e in f.entries("titled_list", TitledList)), path=path,

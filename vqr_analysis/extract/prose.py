@@ -204,7 +204,9 @@ class ProseReader:
             rf"[，,、]?\s*(?:其中)?\s*(?P<lead>{_alternation(map(match_form, pats.share_leads))})(?:{conn}|\s)*{num}\s*(?P<unit>%)")
         self.direct_share_re = re.compile(
             rf"(?:{conn}|\s)*?(?P<lead>{_alternation(map(match_form, pats.share_leads))})(?:{conn}|\s)*{num}\s*(?P<unit>%)")
-        self.companion_re = re.compile(rf"[，,、]\s*{num}\s*(?P<unit>{unit_alt})")
+        # '，23.09 平方米/生' or '，生均0.34台' right after a total: its per-student figure.
+        self.companion_re = re.compile(
+            rf"[，,、]\s*(?P<lead>{_alternation(map(match_form, pats.per_student_leads))})?\s*{num}\s*(?P<unit>{unit_alt})")
         self.suffix_re = re.compile(_alternation(map(match_form, pats.entity_suffixes)))
         self.generic_lead_re = re.compile("(?:" + _alternation(map(match_form, pats.entity_generic)) + ")+")
 
@@ -576,7 +578,8 @@ def extract_prose(doc: SourceDocument, codebook: Codebook, *, version: str,
         per = m.per_student.get(code)
         if per:
             pm = m.companion_re.match(d.mt, after, limit)
-            if pm and m.accepts(code, pm.group("unit")) is None:
+            # without a lead word, only a unit the total does not take marks a per-student figure
+            if pm and (pm.group("lead") or m.accepts(code, pm.group("unit")) is None):
                 emit(per, label_span, _Reading((pm.start("num"), pm.end("num")),
                                                (pm.start("unit"), pm.end("unit")), pm.group("unit"), "exact",
                                                pm.end()))

@@ -130,6 +130,10 @@ RATIOS = [
           0.35, "equipment value (万元 × 10,000) ÷ students"),
     Ratio("books_per_student", ("books_paper",), ("full_time_students", "students_enrolled"), 1, 0.5,
           "paper books ÷ students"),
+    Ratio("computers_per_student", ("computers",), ("full_time_students", "students_enrolled"), 1, 0.25,
+          "computers ÷ students"),
+    Ratio("building_area_per_student", ("building_area",), ("full_time_students", "students_enrolled"), 1, 0.25,
+          "building area ÷ students"),
 ]
 
 # Two exact statements differ when they disagree by more than this share; an approximate one ('约', '余')
