@@ -20,6 +20,7 @@ from support.paths import DATA, FIXTURES
 from support.hostile_inputs import copy_data, docx_from_text, pdf_from_text, register, report_entry
 
 from vqr_analysis.core.errors import VqrError
+from vqr_analysis.store.database import connect_readonly
 from vqr_analysis.sources.formats import read_text
 from vqr_analysis.sources.documents import decode_text, split_lines
 
@@ -201,9 +202,8 @@ def _build_as(tmp_path: Path, report_id: str, suffix: str, content: bytes):
 
 
 def _rows(db: Path, report_id: str, where: str = "") -> list[tuple]:
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
+    # The project's own read-only connection: the session's shared one to the same file has its settings.
+    con = connect_readonly(db)
     try:
         return con.execute(
             f"""SELECT obs_id, indicator_code, entity, year, value, status, method, raw, line, locator, source_sha256

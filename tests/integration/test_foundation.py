@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 
@@ -95,8 +96,12 @@ def test_missing_is_null_never_zero(db_con):
     assert dash > 0 and dash == dash_missing
 
 
-def test_every_report_has_a_run_and_stock_duckdb_can_read_it(built_db, registry):
-    con = duckdb.connect(str(built_db), read_only=True)
+def test_every_report_has_a_run_and_stock_duckdb_can_read_it(built_db, registry, tmp_path):
+    # A copy: a plain connection may not share a file with the session's sandboxed one (DuckDB refuses two
+    # configurations on one file in a process), and "stock" means exactly no project settings.
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(built_db, copy)
+    con = duckdb.connect(str(copy), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM observations").fetchone()[0] > 0
         snap = con.execute("SELECT snapshot_id FROM runs WHERE kind='db'").fetchall()

@@ -314,7 +314,7 @@ def test_database_write_error_is_one_line(monkeypatch, tmp_path, capsys):
     def no_space(*_args, **_kw):
         raise duckdb.IOException('IO Error: Could not write file "x": No space left on device')
 
-    monkeypatch.setattr(database, "_create_schema", no_space)
+    monkeypatch.setattr(database, "create_schema", no_space)
     target = tmp_path / "vqr.duckdb"
     target.write_bytes(b"last good")
     monkeypatch.setattr("sys.argv", ["vqr", "db", "--db", str(target)])

@@ -25,7 +25,7 @@ from vqr_analysis.core.errors import VqrError, check_known
 
 __all__ = [
     "connect", "reports", "indicators", "values", "compare", "profile", "quality_flags", "snapshot", "region_info",
-    "coverage", "compare_table", "shared_codes",
+    "coverage", "compare_table", "shared_codes", "built_on",
 ]
 
 # Columns every value frame carries, in this order.
@@ -118,6 +118,15 @@ def snapshot(db=None) -> str:
         rows = con.execute(
             "SELECT snapshot_id FROM runs WHERE kind = 'db' ORDER BY finished_at DESC LIMIT 1").fetchall()
     return rows[0][0] if rows else "unknown"
+
+
+def built_on(db=None) -> str:
+    """Date (YYYY-MM-DD, UTC) the database's snapshot was built: a publication's issue date that stays the
+    same for as long as its data do."""
+    with _con(db) as con:
+        rows = con.execute("SELECT strftime(finished_at AT TIME ZONE 'UTC', '%Y-%m-%d') FROM runs "
+                           "WHERE kind = 'db' ORDER BY finished_at DESC LIMIT 1").fetchall()
+    return rows[0][0] if rows else ""
 
 
 def values(region: str | Sequence[str] | None = None, codes: str | Sequence[str] | None = None,

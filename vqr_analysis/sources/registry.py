@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
 
@@ -45,8 +45,15 @@ class Report:
     data_period_end: str
     data_year: int
     publisher: str
-    # Other names of the subject printed in the report ('北屯职校'): values stated about them are the subject's.
+    # Optional: the report's title as printed on its cover; briefs cite it. Absent → derived (see `title`).
+    title_zh: str = ""
+    # Optional: other names of the subject printed in the report ('北屯职校'): values about them are the subject's.
     aliases_zh: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """The report's title for citations: as registered, else subject + level + edition."""
+        return self.title_zh or f"{self.subject_zh}{self.level_zh}质量年度报告（{self.edition_year}年度）"
 
     @property
     def level_zh(self) -> str:
@@ -62,13 +69,15 @@ class Report:
     def as_row(self) -> dict:
         row = asdict(self)
         row["level_zh"], row["level_en"] = self.level_zh, self.level_en
+        row["title_zh"] = self.title
         row["aliases_zh"] = "|".join(self.aliases_zh)
         return row
 
 
-_OPTIONAL = ("aliases_zh",)
-_REQUIRED = [f.name for f in fields(Report) if f.name not in _OPTIONAL]
-_TYPES = {name: int if f.type == "int" else str for f in fields(Report) if (name := f.name) in _REQUIRED}
+_REQUIRED = [f.name for f in fields(Report) if f.default is MISSING]
+_OPTIONAL = [f.name for f in fields(Report) if f.default is not MISSING]
+_LISTS = ("aliases_zh",)  # lists of names, checked apart (each name as a one-line text field)
+_TYPES = {f.name: int if f.type == "int" else str for f in fields(Report) if f.name not in _LISTS}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _DATE_FIELDS = ("data_period_start", "data_period_end")
 # Line breaks and other control characters have no place in a one-line registry field (they would break
@@ -116,6 +125,8 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
     if unknown:
         raise VqrError(f"{where} has unknown fields {', '.join(sorted(map(str, unknown)))}", path=path)
     for key, kind in _TYPES.items():
+        if key not in entry:
+            continue  # an optional field left out
         value = entry[key]
         # bool is an int subclass in Python; `data_year = true` is still wrong.
         if not isinstance(value, kind) or isinstance(value, bool):
@@ -130,7 +141,8 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
                                                 and len(a) <= MAX_FIELD_CHARS for a in aliases):
         raise VqrError(f"{where}: aliases_zh must be a list of names, each non-empty text on one line of at most "
                        f"{MAX_FIELD_CHARS} characters", path=path)
-    report = Report(**{k: entry[k] for k in _REQUIRED}, aliases_zh=tuple(a.strip() for a in aliases))
+    report = Report(**{k: entry[k] for k in (*_REQUIRED, *_OPTIONAL) if k in entry and k not in _LISTS},
+                    aliases_zh=tuple(a.strip() for a in aliases))
     if not _ID.match(report.id):
         raise VqrError(f"{where}: id {report.id!r:.60} must be letters, digits, _ or - (at most 40)", path=path)
     if not _SLUG.match(report.region):

@@ -270,9 +270,11 @@ def write_database(path: Path, inputs: Inputs, observations: list[Observation], 
         raise
 
 
-# What DuckDB raises when a write fails at the file level: IOException for a failed write or open, and
-# FatalException when a checkpoint cannot be written (e.g. "No space left on device").
-_WRITE_ERRORS = (duckdb.IOException, duckdb.FatalException, OSError)
+# What DuckDB raises when a write fails at the file level: IOException for a failed write or open,
+# FatalException when a checkpoint cannot be written (e.g. "No space left on device"), and
+# TransactionException when a commit cannot write its .wal. We are the only writer of a fresh temp file,
+# so a failed commit here is always a failed write, never a conflict.
+_WRITE_ERRORS = (duckdb.IOException, duckdb.FatalException, duckdb.TransactionException, OSError)
 
 
 def _write_database(path: Path, inputs: Inputs, observations: list[Observation], unmapped: list[dict], *,
