@@ -101,6 +101,7 @@ class ProsePatterns:
     entity_generic: tuple[str, ...]
     entity_stop: str
     school_words: tuple[str, ...] = ()
+    object_verbs: tuple[str, ...] = ()
     previous_year_leads: tuple[str, ...] = ()
     last_year_words: tuple[str, ...] = ()
     per_student_leads: tuple[str, ...] = ()
@@ -128,7 +129,7 @@ _TABLES = {
     "unit": ("entries",), "unit_no_code": ("printed",), "qualifier": ("entries",), "connector": ("words",),
     "exclude_before": ("any_code", "code"), "exclude_sentence": ("any_code", "code"), "exclude_clause": ("words",),
     "share": ("leads", "code"), "per_student": ("leads", "code"),
-    "entity": ("suffixes", "generic_words", "stop_characters", "school_words"),
+    "entity": ("suffixes", "generic_words", "stop_characters", "school_words", "object_verbs"),
     "previous_year": ("leads", "last_year"), "titled_list": ("entries",),
 }
 
@@ -257,7 +258,7 @@ def load_prose_patterns(path: Path | None = None, *, codes: Collection[str]) -> 
         exclude_clause=f.words("exclude_clause", "words"), share_leads=f.words("share", "leads"),
         shares=f.code_map("share", "code", many=False), per_student=f.code_map("per_student", "code", many=False),
         entity_suffixes=f.words("entity", "suffixes"), entity_generic=f.words("entity", "generic_words"),
-        school_words=f.words("entity", "school_words"),
+        school_words=f.words("entity", "school_words"), object_verbs=f.words("entity", "object_verbs"),
         entity_stop="".join(stop.split()), previous_year_leads=f.words("previous_year", "leads"),
         last_year_words=f.words("previous_year", "last_year"), per_student_leads=f.words("per_student", "leads"),
         titled_lists=tuple(TitledList(f.text(e["code"], w), f.text(e["phrase"], w),

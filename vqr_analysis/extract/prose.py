@@ -152,6 +152,7 @@ class ProseReader:
         self.per_student = dict(pats.per_student)
         self.entity_stop = set(pats.entity_stop)
         self.school_words = [match_form(w) for w in pats.school_words]
+        self.object_verbs = sorted({match_form(w) for w in pats.object_verbs}, key=len, reverse=True)
         # label (match form) → [(code, position)]; pattern rows win over codebook labels; a codebook label
         # that several codes share (国家级数量 …) is ambiguous in prose and left out. A masking phrase gets an
         # empty bucket: it matches (so the labels inside it do not) and reads nothing.
@@ -419,6 +420,10 @@ def _sentence_names(d: _Doc, s_start: int) -> tuple[int, list[tuple[int, str]]]:
                 continue  # a list in brackets ('共有中等职业技术学校6所（塔城地区师范学校、…）') names no subject
             cut = next((j for j in range(len(candidate)) if d.opener_counts.get(candidate[j:], 0) >= _KNOWN_NAME_MIN),
                        0)
+            if not cut:  # '推动准东现代产业学院合作育人': a verb glued in front makes the school an object
+                verb = next((v for v in d.reader.object_verbs if candidate.startswith(v) and len(candidate) > len(v)),
+                            "")
+                cut = len(verb)
             names.append((k - s_start + cut, candidate[cut:]))
         d.names_cache[s_start] = (d.opener_end(s_start) - s_start, names)
     return d.names_cache[s_start]
