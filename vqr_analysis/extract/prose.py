@@ -49,7 +49,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Where a sentence's subject starts: after a date, bracketed marks, '一是' and similar openers.
 _SENTENCE_OPENER = re.compile(
     r"(?:\s|\[[^\]]*\]|【[^】]*】|[一二三四五六七八九十]+是|(?:20\d{2}\s*(?:[-—~至]\s*20\d{2}\s*)?(?:年度|学年|年))"
-    r"|\d{1,2}\s*月(?:份)?|\d{1,2}\s*日|[，,：:、]|截至|截止|目前|本年度|本学年|同时|此外|另外)*"
+    r"|\d{1,2}\s*月(?:份)?|\d{1,2}\s*日|[，,：:、]|例\s*[：:]|截至|截止|目前|本年度|本学年|同时|此外|另外)*"
 )
 
 
