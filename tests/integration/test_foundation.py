@@ -42,6 +42,19 @@ def test_registry_rejects_unknown_field_and_bad_slug(tmp_path):
         load_registry(bad)
 
 
+def test_registry_aliases_are_a_list_of_one_line_names(tmp_path):
+    """The subject's other names (aliases_zh) live in the registry, checked like every registry field."""
+    from vqr_analysis.sources.registry import load_registry
+
+    text = (DATA / "reports.toml").read_text(encoding="utf-8")
+    assert {r.region: r for r in load_registry(DATA / "reports.toml")}["tarim"].aliases_zh == ("塔里木职院",)
+    bad = tmp_path / "reports.toml"
+    for value in ('"塔里木职院"', '["塔里木\\n职院"]', '[""]', "[1]"):
+        bad.write_text(text.replace('aliases_zh = ["塔里木职院"]', f"aliases_zh = {value}"), encoding="utf-8")
+        with pytest.raises(VqrError, match=r"#3 \(002\): aliases_zh must be a list of names"):
+            load_registry(bad)
+
+
 def test_codebook_is_consistent(codebook):
     from vqr_analysis.sources.codebook import UNIT_KINDS
 

@@ -331,8 +331,8 @@ def test_database_write_error_is_one_line(monkeypatch, tmp_path, capsys):
 
 # --- 10. one line instead of a traceback ----------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["indicators.csv", "corrections.csv", "prose_patterns.csv"])
-def test_project_csv_saved_as_gbk(project, name):
+@pytest.mark.parametrize("name", ["indicators.csv", "corrections.csv", "prose_patterns.toml"])
+def test_project_data_file_saved_as_gbk(project, name):
     path = project.data / name
     path.write_bytes(path.read_text(encoding="utf-8").encode("gb18030"))
     assert_db_command_refused(project, name, "file is not UTF-8", "save it as UTF-8", also_build=False)

@@ -20,6 +20,7 @@ import pytest
 from support.paths import FIXTURES, GOLDEN, ROOT
 from vqr_analysis.extract.layouts import find_tables
 from vqr_analysis.extract.tables import annex_table_key, extract_tables
+from vqr_analysis.extract.prose import prose_reader
 
 GOLDEN_TABLES = GOLDEN / "tables"
 TABLE_FIXTURES = FIXTURES / "tables"
@@ -75,7 +76,8 @@ def _fixture_doc(documents, name: str):
 @pytest.mark.parametrize("report_id", ["000", "001", "002", "003", "004"])
 def test_table_observations_match_the_golden_rows_both_ways(documents, codebook, report_id):
     """Status as extracted: validation may later mark a row suspect (see test_validate), not the reader."""
-    observations, _ = extract_tables(documents[report_id], codebook, version=VERSION)
+    titled_lists = prose_reader(codebook).pats.titled_lists  # the pattern file's titled lists of schools
+    observations, _ = extract_tables(documents[report_id], codebook, version=VERSION, titled_lists=titled_lists)
     _assert_same_rows(_rows(observations), _golden(report_id), f"report {report_id}")
 
 

@@ -80,9 +80,10 @@ def test_flags_are_well_formed(db_con):
     for rule, severity, status, related_exists in rows:
         assert rule in RULES and severity == RULES[rule][0]
         assert status in ("suspect", "missing") and related_exists
-    # no flagged statement stays 'reported', and every rule fired on the real reports but one: no report here
-    # states a rate its own sentence's counts contradict (share_vs_counts is tested on hand-made statements)
-    assert {r[0] for r in rows} == set(RULES) - {"share_vs_counts"}
+    # no flagged statement stays 'reported', and every rule fired on the real reports but two: no report here
+    # states a rate its own sentence's counts contradict, or parts that do not overlap above their total
+    # (share_vs_counts and parts_above_total are tested on hand-made statements)
+    assert {r[0] for r in rows} == set(RULES) - {"share_vs_counts", "parts_above_total"}
 
 
 def test_corrections_win_and_never_edit_raw(db_con):
@@ -307,3 +308,54 @@ def test_every_flag_message_is_plain_words_in_both_languages(db_con):
     for message, zh, en in rows:
         _plain(message)
         assert message == f"{zh} / {en}"
+
+
+def test_000_prose_restating_an_annex_value_differently_is_flagged(db_con):
+    """000 line 718 states 国家级 5 and 自治区级 12 virtual-simulation bases, annex 表3 4 and 15; line 720 two
+    national resource libraries, 表3 three. Both statements are kept and each carries the conflict."""
+    for prose_raw, table_line, table_raw in (("5", 1340, "4"), ("12", 1342, "15")):
+        assert _flags(db_con, "000", 718, prose_raw, "prose")["conflict"][2] == table_line
+        assert _flags(db_con, "000", table_line, table_raw, "table")["conflict"][2] == 718
+    assert _flags(db_con, "000", 720, "2", "prose")["conflict"][2] == 1323
+
+
+def test_whole_counts_compare_exactly(scratch):
+    """'2 个' and '3 个' are two different counts, whatever the printed precision of a decimal would allow;
+    '0.87 万元' still stands for a range."""
+    add, check = scratch
+    two = add("resource_libraries_national", 2)
+    three = add("resource_libraries_national", 3, method="table")
+    add("equipment_value_per_student", 8700, raw="0.87")
+    close = add("equipment_value_per_student", 8740.5, raw="8740.5")
+    flags = check()
+    assert (two, "conflict") in flags and (three, "conflict") in flags
+    assert (close, "conflict") not in flags
+
+
+def test_parts_that_do_not_overlap_above_their_total(scratch):
+    add, check = scratch
+    total = add("funding_expenditure_total", 1000, method="table", table="表")
+    add("expenditure_infrastructure", 700)
+    add("expenditure_salaries", 400)
+    fine_total = add("funding_income_total", 1000, year=2022)
+    add("income_education_business", 600, year=2022)
+    add("income_government_funds", 400, year=2022)
+    # employment categories A-D overlap: never summed
+    add("graduates_first_employment", 100)
+    add("employed_local", 90)
+    add("employed_west_northeast", 90)
+    flags = check(messages=True)
+    assert {o for o, r in flags if r == "parts_above_total"} == {total}
+    message = flags[total, "parts_above_total"]
+    _plain(message)
+    assert "1,100" in message and "办学经费总支出" in message and "100 more" in message
+    assert fine_total
+
+
+def test_a_pass_rate_against_its_counts(scratch):
+    add, check = scratch
+    sentence = "参加人数为6348人，合格人数5226人，合格率为98%。"
+    add("physical_test_participants", 6348, quote=sentence)
+    add("physical_test_passed", 5226, quote=sentence)
+    rate = add("physical_test_pass_rate", 98, quote=sentence)
+    assert (rate, "share_vs_counts") in check()

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import ast
 import csv
-import dataclasses
 import math
 from pathlib import Path
 
 import pytest
 
 from support.paths import DATA, FIXTURES, GOLDEN, PACKAGE
-from vqr_analysis.core.errors import VqrError
-from vqr_analysis.extract.prose import extract_prose, load_prose_patterns, read_value
+from vqr_analysis.extract.prose import extract_prose, read_value
+from vqr_analysis.sources.registry import load_registry
 from vqr_analysis.sources.documents import SourceDocument, sha256_bytes, split_lines
 
 GOLDEN_PROSE = GOLDEN / "prose"
@@ -137,15 +136,16 @@ def test_sentence_forms_of_the_issue(codebook, reports):
 def test_ratio_and_share_forms(codebook, reports):
     """生师比 16.85: 1; 高级职称教师 15 人，占比 23.08%; 在校生 without 全日制 is its own code."""
     obs = _by_code(extract_prose(_fixture("004_scale_teachers.txt", reports["004"]), codebook, version=VERSION))
-    (ratio,) = obs["student_teacher_ratio"]
-    assert (ratio.value, ratio.raw, ratio.raw_unit, ratio.unit) == (16.85, "16.85", ": 1", "ratio")
+    ratio, previous = obs["student_teacher_ratio"]
+    assert (ratio.value, ratio.raw, ratio.raw_unit, ratio.unit, ratio.year) == (16.85, "16.85", ": 1", "ratio", 2024)
+    assert (previous.value, previous.year) == (18, 2023)  # '较上一年度 18: 1': the year before, stated in passing
     (share,) = obs["senior_title_teacher_share"]
     assert (share.value, share.raw_unit, share.label) == (23.08, "%", "高级职称教师")
     assert [o.value for o in obs["senior_title_teachers"]] == [15]
     assert [o.value for o in obs["dual_qualified_teacher_share"]] == [41.54]  # '占专任教师 41.54%'
-    assert [o.value for o in obs["students_enrolled"]] == [1205]  # '中职在校生 1205 人', not '相比上一年度 1152 人'
+    # '中职在校生 1205 人，相比上一年度 1152 人': this year's value, and the previous year's
+    assert [(o.value, o.year) for o in obs["students_enrolled"]] == [(1205, 2024), (1152, 2023)]  # '2023~2024 学年'
     assert "full_time_students" not in obs
-    assert [o.year for o in obs["students_enrolled"]] == [2024]  # '2023~2024 学年'
     # the new campus is a plan ('新建职校园区占地面积 12.7 万平方米，拟 2025 年搬迁'), not this year's area
     assert [o.value for o in obs["campus_area"]] == [74297.47]
     (per_student,) = obs["building_area_per_student"]  # '总建筑面积 27827.79 平方米，23.09 平方米/生'
@@ -229,22 +229,6 @@ def test_sentence_year_wins_over_the_data_year(prose):
     assert income == {2023: 3674.10, 2022: 3359.50}  # '2023年，…3674.10元，2022年…3359.50元'
 
 
-def test_pattern_file_errors_name_the_line(tmp_path, codebook):
-    text = (DATA / "prose_patterns.csv").read_text(encoding="utf-8")
-    bad = tmp_path / "prose_patterns.csv"
-    bad.write_text(text + "labell,enrolment,招生,before,\n", encoding="utf-8")
-    with pytest.raises(VqrError, match=r"line \d+ \(labell\): unknown kind"):
-        load_prose_patterns(bad)
-    bad.write_text(text + "unit,人,名,one,\n", encoding="utf-8")
-    with pytest.raises(VqrError, match="factor 'one' is not a number"):
-        load_prose_patterns(bad)
-    bad.write_text(text + "label,no_such_code,招生,before,\n", encoding="utf-8")
-    patterns = load_prose_patterns(bad)
-    doc = SourceDocument(*[None] * 5)  # never read: the codebook check comes first
-    with pytest.raises(VqrError, match="unknown code 'no_such_code'"):
-        extract_prose(doc, codebook, version=VERSION, patterns=patterns)
-
-
 def _code_strings(path: Path) -> list[str]:
     """String constants a module's code uses (docstrings and comments, which cite examples, left out)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -256,11 +240,13 @@ def _code_strings(path: Path) -> list[str]:
 
 
 def test_patterns_are_data_not_code():
-    """No report, region or school is named in the extractor's code; subject aliases live in the pattern file."""
+    """No report, region or school is named in the extractor's code; subject aliases live in the registry."""
     package = PACKAGE
-    strings = _code_strings(package / "extract" / "prose.py") + _code_strings(package / "quality" / "rules.py")
+    strings = [s for module in ("extract/prose.py", "extract/patterns.py", "extract/tables.py", "quality/rules.py",
+                                "quality/defects.py")
+               for s in _code_strings(package / module)]
     for name in ("塔里木", "昌吉", "塔城", "北屯", "新疆", "tarim", "changji", "tacheng", "tenth_division"):
         assert not [s for s in strings if name in s], name
     assert not [s for s in strings if s in ("000", "001", "002", "003", "004")]
-    patterns = load_prose_patterns(DATA / "prose_patterns.csv")
-    assert dataclasses.asdict(patterns)["subject_aliases"]["tenth_division"]
+    registry = {r.region: r for r in load_registry(DATA / "reports.toml")}
+    assert registry["tenth_division"].aliases_zh  # the subject's other names live in the registry

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 from typing import Iterable, Sequence
 
-__all__ = ["VqrError", "check_known"]
+__all__ = ["VqrError", "check_known", "reject_unknown_keys"]
 
 
 class VqrError(Exception):
@@ -36,3 +36,11 @@ def check_known(kind: str, wanted: Iterable[str], known: Sequence[str]) -> list[
         hints.append(f"{name!r} (did you mean {', '.join(near)}?)" if near else repr(name))
     shown = ", ".join(known) if len(known) <= 12 else ", ".join(known[:12]) + f", … ({len(known)} in all)"
     raise VqrError(f"unknown {kind} {', '.join(hints)}; known {kind}s: {shown}")
+
+
+def reject_unknown_keys(table: dict, allowed: Iterable[str], where: str, path: object) -> None:
+    """A VqrError naming ``where`` when a table read from a data file (TOML) has keys outside ``allowed``."""
+    unknown = sorted(map(str, set(table) - set(allowed)))
+    if unknown:
+        raise VqrError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})",
+                       path=path)

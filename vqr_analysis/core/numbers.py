@@ -24,7 +24,8 @@ __all__ = ["unit_kind", "format_number", "format_value", "unit_text", "change", 
 UNITS_EN = {
     "人": "", "个": "", "门": "", "项": "", "本": "", "所": "", "人次": "", "万元": "×10k yuan", "元": "yuan",
     "元/生": "yuan/student", "个/生": "/student", "学时": "hours", "课时": "periods", "人日": "person-days",
-    "台": "", "册": "volumes", "册/生": "volumes/student", "平方米": "m²", "平方米/生": "m²/student",
+    "台": "", "台/生": "computers/student", "册": "volumes", "册/生": "volumes/student", "平方米": "m²",
+    "平方米/生": "m²/student",
     "元/生/年": "yuan/student/year", "亩": "mu", "Mbps": "Mbps",
 }
 # Most decimals shown per kind; trailing zeros are dropped ('79.4%', not '79.40%').

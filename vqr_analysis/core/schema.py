@@ -115,6 +115,8 @@ REPORTS = Table("reports", "One row per registered report (data/reports.toml).",
     _text("subject_kind_en", "The subject's kind, in English."),
     Column("schools", "INTEGER", "Int64", "Schools the subject covers, where the report states it."),
     Column("students", "INTEGER", "Int64", "Students the subject covers, where the report states it."),
+    _text("aliases_zh", "Other names of the subject printed in the report, '|'-separated (values about them are "
+                        "the subject's: entity NULL)."),
 ))
 
 INDICATORS = Table("indicators", "The codebook: one row per indicator code (data/indicators.csv).", (

@@ -42,6 +42,7 @@ from vqr_analysis.sources.documents import SourceDocument
 from vqr_analysis.sources.textnorm import fold_width, normalize_label
 from vqr_analysis.extract.values import parse_value
 from vqr_analysis.extract.layouts import Cell, RawTable, TableRow, find_tables
+from vqr_analysis.extract.patterns import TitledList
 
 __all__ = ["extract_tables", "extract_table_rows", "annex_table_key", "UNIT_FACTORS", "MAX_QUOTE_CHARS"]
 
@@ -340,8 +341,53 @@ def _mapped_share(codebook: Codebook, labels: list[str]) -> float:
     return sum(1 for t in labels if _candidates(codebook, t, None)[0]) / len(labels)
 
 
-def extract_table_rows(table: RawTable, doc: SourceDocument, codebook: Codebook, *,
-                       version: str) -> tuple[list[Observation], list[dict]]:
+def _compound(codebook: Codebook, column: str, row: str) -> tuple[Indicator | None, str | None]:
+    """The one indicator whose label is a column head and a row's label together ('助学金' + '人数(人次)' →
+    助学金人数), and the unit the row's bracket gives."""
+    stem, unit = _split_unit(row)
+    found = codebook.lookup(normalize_label(column) + normalize_label(stem))
+    return (found[0] if len(found) == 1 else None), unit
+
+
+def _read_compound_cells(reader: _Reader, cols: _Columns, year: int) -> bool:
+    """A table whose cells are named by their column head and their row's label together (表6 资助政策情况表:
+    奖学金 | 助学金 | 免学费 across, 人数(人次) | 金额(万元) down). Read only when most cells map to a code;
+    a cell that maps to none is left unread. Returns whether the table was read."""
+    codebook = reader.codebook
+    rows = [(row, _cells(row, len(reader.table.header.cells), None)) for row in _data_rows(reader.table)]
+    cells = [(row, cells, col, *_compound(codebook, head, cells[cols.label].value))
+             for row, cells in rows for col, head in cols.others if cells[cols.label].value]
+    mapped = [c for c in cells if c[3] is not None]
+    if not cells or len(mapped) / len(cells) < _MIN_MAPPED_SHARE:
+        return False
+    for row, row_cells, col, ind, unit in mapped:
+        head = reader.table.header.cells[col].value
+        reader.emit(ind, row_cells, col, row, year=year, raw_unit=unit, label=f"{head}｜{row_cells[cols.label].value}")
+    return True
+
+
+def _read_titled_list(reader: _Reader, cols: _Columns, titled_lists: tuple[TitledList, ...], year: int) -> None:
+    """A list of schools with one count that only the title names (see patterns.TitledList): every row with a
+    school and a number is read as the title's code, the school as entity. A list with any other shape (more
+    than one value column, a row that is not a number) is left unread whole."""
+    title = normalize_label(reader.table.name)
+    rule = next((t for t in titled_lists if normalize_label(t.phrase) in title
+                 and not any(normalize_label(w) in title for w in t.unless)), None)
+    if rule is None or len(cols.others) != 1 or cols.years:
+        return
+    col = cols.others[0][0]
+    ind = reader.codebook[rule.code]
+    rows = [_cells(row, len(reader.table.header.cells), None) for row in _data_rows(reader.table)]
+    if not rows or any(parse_value(cells[col].value, ind.unit).value is None or not cells[cols.label].value
+                       for cells in rows):
+        return
+    for row, cells in zip(_data_rows(reader.table), rows):
+        entity = _entity(cells[cols.label].value, reader.doc.report)
+        reader.emit(ind, cells, col, row, year=year, entity=entity, label=cols.others[0][1])
+
+
+def extract_table_rows(table: RawTable, doc: SourceDocument, codebook: Codebook, *, version: str,
+                       titled_lists: tuple[TitledList, ...] = ()) -> tuple[list[Observation], list[dict]]:
     """Observations and unmapped rows of one titled table (nothing for a table that holds no indicators)."""
     reader = _Reader(doc, codebook, table, version)
     data_year = doc.report.data_year
@@ -366,7 +412,9 @@ def extract_table_rows(table: RawTable, doc: SourceDocument, codebook: Codebook,
     year = _title_year(table, data_year)
     by_columns = _mapped_share(codebook, [t for _, t in cols.others])
     if max(by_rows, by_columns) < _MIN_MAPPED_SHARE:
-        return [], []
+        if not _read_compound_cells(reader, cols, year):
+            _read_titled_list(reader, cols, titled_lists, year)
+        return reader.observations, []
     if by_rows >= by_columns:  # one column per entity
         entities = [(c, year, _entity(t, doc.report)) for c, t in cols.others]
         _read_indicator_rows(reader, cols, entities, None, None)
@@ -375,12 +423,14 @@ def extract_table_rows(table: RawTable, doc: SourceDocument, codebook: Codebook,
     return reader.observations, reader.unmapped
 
 
-def extract_tables(doc: SourceDocument, codebook: Codebook, *, version: str) -> tuple[list[Observation], list[dict]]:
-    """Observations from every titled table of the document, and the table rows that mapped to no code."""
+def extract_tables(doc: SourceDocument, codebook: Codebook, *, version: str,
+                   titled_lists: tuple[TitledList, ...] = ()) -> tuple[list[Observation], list[dict]]:
+    """Observations from every titled table of the document, and the table rows that mapped to no code.
+    ``titled_lists``: the pattern file's lists of schools whose count the title names."""
     observations: list[Observation] = []
     unmapped: list[dict] = []
     for table in find_tables(doc.lines):
-        obs, unm = extract_table_rows(table, doc, codebook, version=version)
+        obs, unm = extract_table_rows(table, doc, codebook, version=version, titled_lists=titled_lists)
         observations.extend(obs)
         unmapped.extend(unm)
     return observations, unmapped

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
-from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.errors import VqrError, reject_unknown_keys
 from vqr_analysis.core.paths import data_dir
 from vqr_analysis.core.schema import LEDGER_CLASSES, NUMBER_LEDGER
 from vqr_analysis.extract.model import Observation
@@ -88,13 +88,6 @@ def _compile(pattern: str) -> re.Pattern:
     return re.compile(expanded)
 
 
-def _reject_unknown(table: dict, allowed: Iterable[str], where: str, path: Path) -> None:
-    unknown = sorted(set(table) - set(allowed))
-    if unknown:
-        raise VqrError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(allowed))})",
-                       path=path)
-
-
 def load_ledger_rules(path: Path | None = None) -> LedgerRules:
     """Read and check the rules: unknown keys, unknown reasons, a pattern without exactly one number, or a
     pattern that does not compile are each one VqrError naming the rule."""
@@ -105,17 +98,17 @@ def load_ledger_rules(path: Path | None = None) -> LedgerRules:
         raise VqrError("ledger rules not found", path=path) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise VqrError(f"ledger rules are not valid TOML: {exc}", path=path) from None
-    _reject_unknown(data, ("reasons", "rule"), "top level", path)
+    reject_unknown_keys(data, ("reasons", "rule"), "top level", path)
     reasons = {}
     for name, table in data.get("reasons", {}).items():
-        _reject_unknown(table, ("zh", "en"), f"reasons.{name}", path)
+        reject_unknown_keys(table, ("zh", "en"), f"reasons.{name}", path)
         reasons[name] = Reason(name, str(table.get("zh", name)), str(table.get("en", name)))
     reasons.setdefault("page", Reason("page", "页码或页眉", "page number or running header"))
     rules = []
     allowed = [f.name for f in fields(LedgerRule)]
     for i, table in enumerate(data.get("rule", []), 1):
         where = f"rule {i}"
-        _reject_unknown(table, allowed, where, path)
+        reject_unknown_keys(table, allowed, where, path)
         missing = [k for k in ("reason", "pattern") if not table.get(k)]
         if missing:
             raise VqrError(f"{where}: missing {', '.join(missing)}", path=path)

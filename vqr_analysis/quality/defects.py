@@ -26,12 +26,14 @@ from vqr_analysis.core.numbers import format_number
 from vqr_analysis.core.vocab import RULE_TEXT
 from vqr_analysis.sources.codebook import Codebook
 
-__all__ = ["DefectFlag", "Share", "SHARES", "DEFECT_RULES", "source_defects"]
+__all__ = ["DefectFlag", "Share", "SHARES", "PartSum", "PART_SUMS", "DEFECT_RULES", "source_defects"]
 
 # rule → (severity, English description, Chinese description)
 DEFECT_RULES = {
     "share_vs_counts": ("warning", *reversed(RULE_TEXT["share_vs_counts"])),
     "schools_above_total": ("error", *reversed(RULE_TEXT["schools_above_total"])),
+    "parts_above_total": ("error", "Parts that do not overlap add up to more than their stated total.",
+                          "互不重叠的各部分之和超过所报总数"),
 }
 
 
@@ -51,6 +53,34 @@ SHARES = (
     Share("senior_title_teacher_share", "senior_title_teachers", "full_time_teachers"),
     Share("masters_teacher_share", "masters_teachers", "full_time_teachers"),
     Share("bachelor_teacher_share", "bachelor_teachers", "full_time_teachers"),
+    Share("physical_test_pass_rate", "physical_test_passed", "physical_test_participants"),
+)
+
+
+@dataclass(frozen=True)
+class PartSum:
+    """``parts`` never overlap, so together they are at most ``total`` (income by source, expenditure by use,
+    graduates by industry, resources by level). Parts that may overlap (courses online and school-enterprise,
+    employment categories A–D) are not listed."""
+
+    total: str
+    parts: tuple[str, ...]
+
+
+PART_SUMS = (
+    PartSum("funding_income_total", ("income_education_business", "income_per_student_appropriation",
+                                     "special_appropriation", "income_government_funds")),
+    PartSum("funding_expenditure_total", (
+        "expenditure_infrastructure", "expenditure_equipment", "expenditure_teaching", "expenditure_reform_research",
+        "expenditure_staff_development", "expenditure_salaries", "expenditure_student_aid",
+        "expenditure_party_ideological")),
+    PartSum("employment_three_industries", ("employment_primary", "employment_secondary", "employment_tertiary")),
+    PartSum("resource_libraries", ("resource_libraries_national", "resource_libraries_provincial",
+                                   "resource_libraries_school")),
+    PartSum("quality_online_courses", ("quality_online_courses_national", "quality_online_courses_provincial",
+                                       "quality_online_courses_school")),
+    PartSum("virtual_sim_bases", ("virtual_sim_bases_national", "virtual_sim_bases_provincial",
+                                  "virtual_sim_bases_school")),
 )
 # A share may differ from its counts by its own printed rounding, and by at least half a percentage point:
 # reports round shares to whole per cent ('落实率为 99%' for 375 ÷ 378).
@@ -133,7 +163,7 @@ def _read(con: duckdb.DuckDBPyConnection) -> list[_Row]:
 def source_defects(con: duckdb.DuckDBPyConnection, codebook: Codebook) -> list[DefectFlag]:
     """Every finding of the rules above over the clean, exact statements in ``observations``."""
     rows = [r for r in _read(con) if r.code in codebook]
-    return _shares(rows, codebook) + _schools_above_total(rows, codebook)
+    return _shares(rows, codebook) + _schools_above_total(rows, codebook) + _parts_above_total(rows, codebook)
 
 
 def _first_by(rows: list[_Row], key) -> dict:
@@ -199,4 +229,32 @@ def _schools_above_total(rows: list[_Row], codebook: Codebook) -> list[DefectFla
             f"{len(schools)} schools of the per-school tables add up to {_number(added)} ({'; '.join(tables)}), "
             f"{_number(added - total.value)} more than the total.",
             schools[0].obs_id))
+    return flags
+
+
+def _parts_above_total(rows: list[_Row], codebook: Codebook) -> list[DefectFlag]:
+    """Each statement of a part is taken once per report, entity and year (a table before prose), across
+    tables and text; the total is the first statement of it."""
+    first = _first_by(rows, lambda r: r.key)
+    flags = []
+    for rule in PART_SUMS:
+        if not all(code in codebook for code in (rule.total, *rule.parts)):
+            continue
+        for (report_id, entity, code, year), total in first.items():
+            if code != rule.total:
+                continue
+            parts = [first[k] for k in ((report_id, entity, p, year) for p in rule.parts) if k in first]
+            added = sum(p.value for p in parts)
+            if len(parts) < 2 or added <= total.value * (1 + _SUM_TOLERANCE) + sum(map(_rounding, parts)):
+                continue
+            total_zh, total_en = _label(codebook, rule.total)
+            shown_zh = "、".join(f"{_label(codebook, p.code)[0]} {_printed(p)}" for p in parts)
+            shown_en = "; ".join(f"{_label(codebook, p.code)[1]} {_printed(p)}" for p in parts)
+            flags.append(DefectFlag(
+                total.obs_id, "parts_above_total",
+                f"{year} 年{total_zh}为 {_printed(total)}（{_where(total)[0]}），但其中互不重叠的各部分（{shown_zh}）"
+                f"合计 {_number(added)}，超过总数 {_number(added - total.value)}。",
+                f"The {year} {total_en} is {_printed(total)} ({_where(total)[1]}), but its parts, which do not "
+                f"overlap ({shown_en}), add up to {_number(added)}, {_number(added - total.value)} more.",
+                max(parts, key=lambda p: p.value).obs_id))
     return flags

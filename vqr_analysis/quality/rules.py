@@ -36,7 +36,7 @@ import polars as pl
 from vqr_analysis.core.numbers import format_number as _n, format_value
 from vqr_analysis.core.vocab import RULE_TEXT
 from vqr_analysis.quality.defects import DEFECT_RULES, source_defects
-from vqr_analysis.sources.codebook import Codebook
+from vqr_analysis.sources.codebook import UNIT_KINDS, Codebook
 from vqr_analysis.extract.values import parse_value
 
 __all__ = ["run_checks", "RULES", "RULE_TEXT_ZH", "BOUNDS", "PARTS", "RATIOS", "Bound", "Ratio"]
@@ -129,6 +129,10 @@ RATIOS = [
           0.35, "equipment value (万元 × 10,000) ÷ students", "仪器设备总值（万元 × 10,000）÷ 在校生数"),
     Ratio("books_per_student", ("books_paper",), ("full_time_students", "students_enrolled"), 1, 0.5,
           "paper books ÷ students", "纸质图书 ÷ 在校生数"),
+    Ratio("computers_per_student", ("computers",), ("full_time_students", "students_enrolled"), 1, 0.25,
+          "computers ÷ students", "计算机 ÷ 在校生数"),
+    Ratio("building_area_per_student", ("building_area",), ("full_time_students", "students_enrolled"), 1, 0.25,
+          "building area ÷ students", "建筑面积 ÷ 在校生数"),
 ]
 
 # Two exact statements differ when they disagree by more than this share; an approximate one ('约', '余')
@@ -360,7 +364,10 @@ def _ratios(observations: list[_Obs], caught: set[int], codebook: Codebook | Non
 
 
 def _rounding(o: _Obs) -> float:
-    """Half a unit of the last printed digit, in the stored unit ('0.87万元' stands for 8650-8750 元)."""
+    """Half a unit of the last printed digit, in the stored unit ('0.87万元' stands for 8650-8750 元). A whole
+    count printed in its own unit ('国家级专业教学资源库 2 个') is exact: 2 and 3 schools disagree."""
+    if o.unit in UNIT_KINDS["count"] and o.raw.strip().isdigit() and o.value == int(o.raw):
+        return 0.0
     return _rounding_of(o.raw, o.value)
 
 

@@ -45,7 +45,7 @@ UNIT_KINDS: dict[str, set[str]] = {
     "currency_10k_yuan": {"万元"},
     "currency_yuan": {"元"},
     "duration": {"学时", "课时", "人日"},
-    "per_student": {"个/生", "元/生", "平方米/生", "册/生", "元/生/年", "元"},
+    "per_student": {"个/生", "元/生", "平方米/生", "册/生", "元/生/年", "元", "台/生"},
     "bandwidth": {"Mbps"},
     "area": {"平方米", "亩"},
     "ratio": {"ratio"},

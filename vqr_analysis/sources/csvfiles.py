@@ -14,23 +14,31 @@ from pathlib import Path
 
 from vqr_analysis.core.errors import VqrError
 
-__all__ = ["read_csv_rows", "read_csv_records"]
+__all__ = ["read_csv_rows", "read_csv_records", "read_project_text"]
 
 
-def read_csv_rows(path: Path) -> list[list[str]]:
-    """Every row of a UTF-8 CSV file (a byte-order mark is dropped). FileNotFoundError is left to the caller."""
+def read_project_text(path: Path) -> str:
+    """The text of one of the project's own data files (CSV or TOML): strict UTF-8, a byte-order mark dropped.
+    FileNotFoundError is left to the caller; anything else unreadable is one VqrError."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise
+    except IsADirectoryError:
+        raise VqrError("is a folder, not a file", path=path) from None
     except OSError as exc:
         raise VqrError(f"cannot read the file ({exc.strerror or exc.__class__.__name__})", path=path) from None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise VqrError(f"file is not UTF-8 (undecodable byte at offset {exc.start}, line {line}); "
                        "save it as UTF-8 (a GBK/GB18030 save is not read)", path=path) from None
+
+
+def read_csv_rows(path: Path) -> list[list[str]]:
+    """Every row of a UTF-8 CSV file (a byte-order mark is dropped). FileNotFoundError is left to the caller."""
+    text = read_project_text(path)
     try:
         return list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:

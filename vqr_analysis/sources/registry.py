@@ -52,6 +52,8 @@ class Report:
     subject_kind: str = ""
     schools: int | None = None
     students: int | None = None
+    # Optional: other names of the subject printed in the report ('北屯职校'): values about them are the subject's.
+    aliases_zh: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -75,12 +77,14 @@ class Report:
         row["title_zh"] = self.title
         kind = SUBJECT_KINDS.get(self.subject_kind, ("", ""))
         row["subject_kind_zh"], row["subject_kind_en"] = kind
+        row["aliases_zh"] = "|".join(self.aliases_zh)
         return row
 
 
 _REQUIRED = [f.name for f in fields(Report) if f.default is MISSING]
 _OPTIONAL = [f.name for f in fields(Report) if f.default is not MISSING]
-_TYPES = {f.name: int if f.type in ("int", "int | None") else str for f in fields(Report)}
+_LISTS = ("aliases_zh",)  # lists of names, checked apart (each name as a one-line text field)
+_TYPES = {f.name: int if f.type in ("int", "int | None") else str for f in fields(Report) if f.name not in _LISTS}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _DATE_FIELDS = ("data_period_start", "data_period_end")
 # Line breaks and other control characters have no place in a one-line registry field (they would break
@@ -145,7 +149,13 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
     for key in ("schools", "students"):
         if key in entry and not 0 < entry[key] < 100_000_000:
             raise VqrError(f"{where}: {key} must be a positive count", path=path)
-    report = Report(**{k: entry[k] for k in (*_REQUIRED, *_OPTIONAL) if k in entry})
+    aliases = entry.get("aliases_zh", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() and not _CONTROL.search(a)
+                                                and len(a) <= MAX_FIELD_CHARS for a in aliases):
+        raise VqrError(f"{where}: aliases_zh must be a list of names, each non-empty text on one line of at most "
+                       f"{MAX_FIELD_CHARS} characters", path=path)
+    report = Report(**{k: entry[k] for k in (*_REQUIRED, *_OPTIONAL) if k in entry and k not in _LISTS},
+                    aliases_zh=tuple(a.strip() for a in aliases))
     if not _ID.match(report.id):
         raise VqrError(f"{where}: id {report.id!r:.60} must be letters, digits, _ or - (at most 40)", path=path)
     if not _SLUG.match(report.region):
@@ -186,7 +196,7 @@ def region_slugs(reports: list[Report] | None = None) -> list[str]:
 
 
 # Files of the data folder that the build reads besides the reports themselves.
-INPUT_FILES = ("reports.toml", "indicators.csv", "indicator_kinds.csv", "corrections.csv", "prose_patterns.csv",
+INPUT_FILES = ("reports.toml", "indicators.csv", "indicator_kinds.csv", "corrections.csv", "prose_patterns.toml",
                "ledger_rules.toml")
 
 

@@ -23,7 +23,8 @@ import polars as pl
 from vqr_analysis.core.version import __version__
 from vqr_analysis.sources.codebook import Codebook, load_codebook
 from vqr_analysis.core.errors import VqrError
-from vqr_analysis.extract import EXTRACTOR_VERSION, extract_document
+from vqr_analysis.extract import EXTRACTOR_VERSION, ProseReader, extract_document
+from vqr_analysis.extract.patterns import PATTERNS_FILE, ProsePatterns, load_prose_patterns
 from vqr_analysis.extract.model import OBSERVATION_COLUMNS, Observation, observations_frame
 from vqr_analysis.core.paths import PACKAGE_DIR, data_dir, default_db_path
 from vqr_analysis.core.schema import INDICATORS, REPORT_LINES, TABLES
@@ -62,6 +63,7 @@ class Inputs:
     documents: list[SourceDocument]
     hashes: dict[str, str]
     base: Path
+    patterns: ProsePatterns | None = None  # the prose patterns, checked against the codebook when read
 
 
 def read_inputs(base: Path | None = None, *, progress: Callable[[str], None] | None = None) -> Inputs:
@@ -69,6 +71,7 @@ def read_inputs(base: Path | None = None, *, progress: Callable[[str], None] | N
     base = base or data_dir()
     reports = load_registry(base / "reports.toml")
     codebook = load_codebook(base / "indicators.csv")
+    patterns = load_prose_patterns(base / PATTERNS_FILE, codes=codebook.indicators)
     documents = []
     for report in reports:
         # load_document reports its own progress (file size; pages of a long PDF).
@@ -76,7 +79,7 @@ def read_inputs(base: Path | None = None, *, progress: Callable[[str], None] | N
     hashes = {f"report:{d.report.id}": d.sha256 for d in documents}
     for name in INPUT_FILES:
         hashes[name] = file_digest(base / name)
-    return Inputs(reports, codebook, documents, hashes, base)
+    return Inputs(reports, codebook, documents, hashes, base, patterns)
 
 
 @dataclass
@@ -160,10 +163,11 @@ _EXTRACTION_CODE = ("extract", "sources", "core")
 
 def extraction_key(doc: SourceDocument, inputs: Inputs) -> str:
     """Content key of one report's extraction: its bytes, the codebook, the patterns and the extractor code."""
-    # PDF and DOCX text (and so the cited lines) also depends on the readers' versions.
+    # PDF and DOCX text (and so the cited lines) also depends on the readers' versions; the report's registry
+    # entry is read too (data year, the subject's names).
     readers = reader_versions() if doc.path.suffix.lower() in (".pdf", ".docx") else None
-    return digest(doc.sha256, inputs.hashes["indicators.csv"], inputs.hashes["prose_patterns.csv"],
-                  EXTRACTOR_VERSION, code_fingerprint(_EXTRACTION_CODE), readers)
+    return digest(doc.sha256, inputs.hashes["indicators.csv"], inputs.hashes[PATTERNS_FILE], EXTRACTOR_VERSION,
+                  code_fingerprint(_EXTRACTION_CODE), doc.report.as_row(), readers)
 
 
 def extract_documents(inputs: Inputs, *, cache_dir: Path | None = None,
@@ -175,13 +179,17 @@ def extract_documents(inputs: Inputs, *, cache_dir: Path | None = None,
     observations: list[Observation] = []
     unmapped: list[dict] = []
     info: dict[str, dict] = {}
+    reader: ProseReader | None = None
     for doc in inputs.documents:
         key = extraction_key(doc, inputs)
         cached = _read_extraction_cache(cache_dir, doc.report.id, key) if cache_dir else None
         if cached is None:
             if progress:
                 progress(f"extracting {doc.report.id} {doc.report.region}")
-            obs, unm = extract_document(doc, inputs.codebook)
+            if reader is None:  # compiled once, for the first report the cache does not hold
+                reader = ProseReader(inputs.codebook, inputs.patterns or load_prose_patterns(
+                    inputs.base / PATTERNS_FILE, codes=inputs.codebook.indicators))
+            obs, unm = extract_document(doc, inputs.codebook, reader=reader)
             if cache_dir:
                 _write_extraction_cache(cache_dir, doc.report.id, key, obs, unm)
         else:
