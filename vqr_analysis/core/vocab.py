@@ -104,4 +104,6 @@ RULE_TEXT = {
                         "A stated rate or share disagrees with the counts stated with it."),
     "schools_above_total": ("各校分表数字之和超过报告的总数",
                             "The schools of per-school tables together exceed the report's own total."),
+    "parts_above_total": ("互不重叠的各部分之和超过所报总数",
+                          "Parts that do not overlap add up to more than their stated total."),
 }

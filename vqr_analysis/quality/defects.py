@@ -32,8 +32,7 @@ __all__ = ["DefectFlag", "Share", "SHARES", "PartSum", "PART_SUMS", "DEFECT_RULE
 DEFECT_RULES = {
     "share_vs_counts": ("warning", *reversed(RULE_TEXT["share_vs_counts"])),
     "schools_above_total": ("error", *reversed(RULE_TEXT["schools_above_total"])),
-    "parts_above_total": ("error", "Parts that do not overlap add up to more than their stated total.",
-                          "互不重叠的各部分之和超过所报总数"),
+    "parts_above_total": ("error", *reversed(RULE_TEXT["parts_above_total"])),
 }
 
 
