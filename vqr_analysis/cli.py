@@ -186,7 +186,7 @@ def coverage(
         raise VqrError(f"unknown format {format!r}; use table or csv")
     con = connect_readonly(_db(db))
     try:
-        known = [r[0] for r in con.execute("SELECT id FROM reports ORDER BY id").fetchall()]
+        known = [r[0] for r in con.execute("SELECT report_id FROM reports ORDER BY report_id").fetchall()]
         if report is not None and report not in known:
             raise VqrError(f"unknown report {report!r}; known reports: {', '.join(known)}")
         counts = coverage_counts(con, report)

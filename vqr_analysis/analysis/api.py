@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from vqr_analysis.store.database import connect_readonly
-from vqr_analysis.core.errors import VqrError, check_known
+from vqr_analysis.core.errors import VqrError, check_known, check_lang
 
 __all__ = [
     "connect", "reports", "indicators", "values", "compare", "profile", "quality_flags", "snapshot", "region_info",
@@ -65,21 +65,50 @@ def _check_known(con, kind: str, wanted: list[str] | None, sql: str) -> None:
     check_known(kind, wanted, [r[0] for r in con.execute(sql).fetchall()])
 
 
+def _name_key(name: object) -> str:
+    return " ".join(str(name).split()).casefold()
+
+
+def _regions(con, wanted: list[str] | None) -> list[str] | None:
+    """Region slugs for regions named by slug or by a Chinese or English name (of the region or the report's
+    subject: 'tacheng', '塔城地区', 'Tacheng Prefecture'); an unknown name is a VqrError with the nearest ones."""
+    if not wanted:
+        return wanted
+    rows = con.execute(
+        "SELECT region, region_zh, region_en, subject_zh, subject_en FROM reports ORDER BY report_id").fetchall()
+    slugs_by_name: dict[str, list[str]] = {}
+    for slug, *names in rows:
+        for name in (slug, *names):
+            if name and slug not in slugs_by_name.setdefault(_name_key(name), []):
+                slugs_by_name[_name_key(name)].append(slug)
+    unknown = [w for w in wanted if _name_key(w) not in slugs_by_name]
+    if unknown:
+        check_known("region", unknown, [r[0] for r in rows], also=[n for r in rows for n in r[1:] if n])
+    out = []
+    for name in wanted:
+        slugs = slugs_by_name[_name_key(name)]
+        if len(slugs) > 1:
+            raise VqrError(f"region name {name!r} names several reports ({', '.join(slugs)}); use the slug")
+        out.append(slugs[0])
+    return list(dict.fromkeys(out))
+
+
 def reports(db=None) -> pl.DataFrame:
     """The registered reports: region slug, names, level, edition, data period, publisher, file, sha256."""
     with _con(db) as con:
-        return con.sql("SELECT * FROM reports ORDER BY id").pl()
+        return con.sql("SELECT * FROM reports ORDER BY report_id").pl()
 
 
 def region_info(region: str | None = None, *, db=None) -> dict:
     """One report's registry row as a dict (names, level, data period, file, sha256, publisher).
 
-    ``region=None`` takes the first registered report, so a notebook runs with its default parameters.
+    ``region=None`` takes the first registered report, so a notebook runs with its default parameters; a
+    region is named by its slug or its Chinese or English name.
     """
     with _con(db) as con:
         if region is not None:
-            _check_known(con, "region", [region], "SELECT region FROM reports ORDER BY id")
-        frame = con.sql("SELECT * FROM reports WHERE ? IS NULL OR region = ? ORDER BY id LIMIT 1",
+            region = _regions(con, [region])[0]
+        frame = con.sql("SELECT * FROM reports WHERE ? IS NULL OR region = ? ORDER BY report_id LIMIT 1",
                         params=[region, region]).pl()
     if frame.is_empty():
         raise VqrError("the database has no reports; rebuild it with `vqr db`")
@@ -89,19 +118,18 @@ def region_info(region: str | None = None, *, db=None) -> dict:
 def coverage(db=None) -> pl.DataFrame:
     """Per region: how many indicators and values it reports, how many statements say 'not reported', years."""
     with _con(db) as con:
-        return con.sql(
+        return _read(con,
             """
-            SELECT r.region, r.id AS report_id, r.level, r.data_year,
+            SELECT r.region, r.report_id, r.level, r.data_year,
                    count(DISTINCT v.indicator_code) FILTER (WHERE v.value IS NOT NULL) AS indicators_reported,
                    count(*) FILTER (WHERE v.value IS NOT NULL) AS values_reported,
                    count(*) FILTER (WHERE v.obs_id IS NOT NULL AND v.value IS NULL) AS values_missing,
                    coalesce(string_agg(DISTINCT CAST(v.year AS VARCHAR), ', ' ORDER BY CAST(v.year AS VARCHAR)),
                             '') AS years
             FROM reports r
-            LEFT JOIN indicator_values v ON v.report_id = r.id AND v.entity IS NULL
-            GROUP BY ALL ORDER BY r.id
-            """
-        ).pl()
+            LEFT JOIN preferred_values v ON v.report_id = r.report_id AND v.entity IS NULL
+            GROUP BY ALL ORDER BY r.report_id
+            """, [])
 
 
 def indicators(table: str | None = None, db=None) -> pl.DataFrame:
@@ -120,48 +148,69 @@ def snapshot(db=None) -> str:
     return rows[0][0] if rows else "unknown"
 
 
+def _read(con, sql: str, params: list) -> pl.DataFrame:
+    """A query over ``preferred_values``; a database built before that table existed says to rebuild."""
+    try:
+        return con.sql(sql, params=params).pl()
+    except duckdb.CatalogException as exc:
+        if "preferred_values" not in str(exc):
+            raise
+        raise VqrError("the database has no preferred_values table (built by an older version); "
+                       "rebuild it with `vqr db`") from None
+
+
+def _in(column: str, items: list) -> tuple[str, list]:
+    """``column IN (?, ?, …)``: constants the scan can test against each block's min/max."""
+    return f"{column} IN ({', '.join('?' for _ in items)})", list(items)
+
+
+def _values(con, regions: list[str] | None, codes: list[str] | None, year: int | None, *, latest: bool = False,
+            entities: bool = False, lang: str = "zh") -> pl.DataFrame:
+    """Rows of ``preferred_values`` as a value frame (:data:`VALUE_COLUMNS`); names already checked."""
+    where, params = ["TRUE"], []
+    for column, items in (("region", regions), ("indicator_code", codes)):
+        if items:
+            clause, more = _in(column, items)
+            where.append(clause)
+            params += more
+    if year is not None:
+        where.append("year = ?")
+        params.append(int(year))
+    if latest:
+        where.append("latest")
+    if not entities:
+        where.append("entity IS NULL")
+    label = "label_en" if lang == "en" else "label_zh"
+    columns = ", ".join(f'{label} AS label' if c == "label" else f'"{c}"' for c in VALUE_COLUMNS)
+    return _read(con, f"SELECT {columns} FROM preferred_values WHERE {' AND '.join(where)} "
+                      "ORDER BY report_id, entity NULLS FIRST, indicator_code, year", params)
+
+
 def values(region: str | Sequence[str] | None = None, codes: str | Sequence[str] | None = None,
            year: int | None = None, *, entities: bool = False, lang: str = "zh", db=None) -> pl.DataFrame:
     """Preferred value per (region, entity, indicator, year), with unit, status, quote and line.
 
-    ``entities=False`` keeps only values about each report's own subject (entity NULL); True adds the
-    per-school rows. ``lang`` picks the ``label`` language (``label_en`` is always present).
+    ``region`` is a slug or a Chinese or English name (or a list of them). ``entities=False`` keeps only values
+    about each report's own subject (entity NULL); True adds the per-school rows. ``lang`` (zh or en) picks the
+    ``label`` language (``label_zh`` and ``label_en`` are always present).
     """
-    regions, code_list = _as_list(region), _as_list(codes)
+    check_lang(lang)
+    code_list = _as_list(codes)
     with _con(db) as con:
-        _check_known(con, "region", regions, "SELECT region FROM reports ORDER BY id")
+        regions = _regions(con, _as_list(region))
         _check_known(con, "indicator code", code_list, "SELECT code FROM indicators ORDER BY code")
-        where, params = ["TRUE"], []
-        if regions:
-            where.append("r.region IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(regions)
-        if code_list:
-            where.append("v.indicator_code IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(code_list)
-        if year is not None:
-            where.append("v.year = ?")
-            params.append(int(year))
-        if not entities:
-            where.append("v.entity IS NULL")
-        frame = con.sql(
-            f"""
-            SELECT r.region, r.region_zh, r.region_en, v.report_id, r.level, r.data_year, v.entity,
-                   v.indicator_code,
-                   CASE WHEN ? = 'en' THEN i.name_en ELSE i.name_zh END AS label, i.name_zh AS label_zh,
-                   i.name_en AS label_en,
-                   i."table", i.parent_code, v.year, v.value, v.unit, v.status, v.qualifier, v.method,
-                   v.pick_reason, v.n_statements, v.raw, v.raw_unit, v.quote, v.line, v.locator,
-                   r.file AS source_file, v.obs_id,
-                   (SELECT string_agg(f.message, '; ') FROM quality_flags f WHERE f.obs_id = v.obs_id) AS flags
-            FROM indicator_values v
-            JOIN reports r ON r.id = v.report_id
-            JOIN indicators i ON i.code = v.indicator_code
-            WHERE {' AND '.join(where)}
-            ORDER BY r.id, v.entity NULLS FIRST, v.indicator_code, v.year
-            """,
-            params=[lang, *params],
-        ).pl()
-    return frame.select(VALUE_COLUMNS)
+        return _values(con, regions, code_list, year, entities=entities, lang=lang)
+
+
+def _comparability(frame: pl.DataFrame) -> pl.DataFrame:
+    """The human ``comparability`` note from the ``mixed_levels`` / ``mixed_years`` booleans (NULL stays NULL)."""
+    return frame.with_columns(
+        pl.when(pl.col("mixed_levels").is_null()).then(pl.lit(None, pl.String))
+        .when(pl.col("mixed_levels") & pl.col("mixed_years")).then(pl.lit("mixed levels and years"))
+        .when(pl.col("mixed_levels")).then(pl.lit("mixed levels (higher vs secondary)"))
+        .when(pl.col("mixed_years")).then(pl.lit("mixed data years"))
+        .otherwise(pl.lit("comparable")).alias("comparability")
+    )
 
 
 def compare(codes: str | Sequence[str], regions: Sequence[str] | None = None, *, year: int | str = "latest",
@@ -171,39 +220,60 @@ def compare(codes: str | Sequence[str], regions: Sequence[str] | None = None, *,
     ``year='latest'`` takes each region's most recent year for the indicator (reports cover different years);
     an int takes that year only. Regions with no statement for an indicator appear with ``value`` NULL and
     ``status='absent'`` — shown as missing, never as zero. The frame carries ``level`` and ``year`` per row and,
-    per indicator, ``mixed_levels`` / ``mixed_years`` flags plus a human ``comparability`` note.
+    per indicator, ``mixed_levels`` / ``mixed_years`` flags plus a human ``comparability`` note. Regions are
+    slugs or Chinese or English names; an empty ``codes`` is refused.
     """
     code_list = _as_list(codes)
+    if not code_list:
+        raise VqrError("compare() needs at least one indicator code, e.g. compare(['student_teacher_ratio']); "
+                       "vqr.indicators() lists them")
+    if year != "latest" and not isinstance(year, int):
+        raise VqrError(f"year must be 'latest' or a year such as 2023, not {year!r}")
+    check_lang(lang)
     with _con(db) as con:
+        region_list = _regions(con, _as_list(regions))
+        _check_known(con, "indicator code", code_list, "SELECT code FROM indicators ORDER BY code")
+        region_where, region_params = _in("region", region_list) if region_list else ("TRUE", [])
         all_regions = con.sql(
-            "SELECT region, region_zh, region_en, id AS report_id, level, data_year FROM reports ORDER BY id").pl()
-        vals = values(regions, code_list, None if year == "latest" else year, lang=lang, db=con)
-        labels = indicators(db=con).select(
-            pl.col("code").alias("indicator_code"),
-            (pl.col("name_en") if lang == "en" else pl.col("name_zh")).alias("label"),
-            pl.col("name_zh").alias("label_zh"), pl.col("name_en").alias("label_en"), "unit")
-    if regions:
-        all_regions = all_regions.filter(pl.col("region").is_in(list(regions)))
-    if year == "latest" and vals.height:
-        vals = vals.filter(pl.col("year") == pl.col("year").max().over(["region", "indicator_code"]))
-    grid = labels.filter(pl.col("indicator_code").is_in(code_list)).join(all_regions, how="cross")
+            f"SELECT region, region_zh, region_en, report_id, level, data_year FROM reports WHERE {region_where} "
+            "ORDER BY report_id", params=region_params).pl()
+        vals = _values(con, region_list, code_list, None if year == "latest" else year, latest=year == "latest",
+                       lang=lang)
+        code_where, code_params = _in("code", code_list)
+        labels = con.sql(
+            f"SELECT code AS indicator_code, {'name_en' if lang == 'en' else 'name_zh'} AS label, "
+            f"name_zh AS label_zh, name_en AS label_en, unit FROM indicators WHERE {code_where}",
+            params=code_params).pl()
+    grid = labels.join(all_regions, how="cross")
     frame = grid.join(
         vals.drop("region_zh", "region_en", "report_id", "level", "data_year", "label", "label_zh", "label_en", "unit"),
         on=["region", "indicator_code"], how="left",
     ).with_columns(pl.col("status").fill_null("absent"))
     present = pl.col("value").is_not_null()
-    frame = frame.with_columns(
+    frame = _comparability(frame.with_columns(
         (pl.col("level").filter(present).n_unique().over("indicator_code") > 1).alias("mixed_levels"),
         (pl.col("year").filter(present).n_unique().over("indicator_code") > 1).alias("mixed_years"),
-    ).with_columns(
-        pl.when(pl.col("mixed_levels") & pl.col("mixed_years")).then(pl.lit("mixed levels and years"))
-        .when(pl.col("mixed_levels")).then(pl.lit("mixed levels (higher vs secondary)"))
-        .when(pl.col("mixed_years")).then(pl.lit("mixed data years"))
-        .otherwise(pl.lit("comparable")).alias("comparability")
-    )
+    ))
     order = {c: i for i, c in enumerate(code_list)}
     return frame.with_columns(pl.col("indicator_code").replace_strict(order, return_dtype=pl.Int32).alias("_o")) \
         .sort(["_o", "report_id"]).drop("_o")
+
+
+# Rank, peers and the mixed-level/year booleans of a region's latest values, computed in one pass over the
+# latest values of every region (no per-indicator frame of all regions is built in Python).
+_PROFILE_RANKS = """
+WITH own AS (SELECT indicator_code, value FROM preferred_values WHERE region = $region AND entity IS NULL AND latest)
+SELECT own.indicator_code,
+       CAST(CASE WHEN own.value IS NOT NULL THEN 1 + count(*) FILTER (WHERE p.value > own.value) END AS INTEGER)
+         AS rank,
+       CAST(CASE WHEN own.value IS NOT NULL THEN count(*) END AS UINTEGER) AS n_regions,
+       CASE WHEN own.value IS NOT NULL THEN count(DISTINCT p.level) > 1 END AS mixed_levels,
+       CASE WHEN own.value IS NOT NULL THEN count(DISTINCT p.year) > 1 END AS mixed_years,
+       median(p.value) FILTER (WHERE p.region <> $region) AS median_others
+FROM own JOIN preferred_values p ON p.indicator_code = own.indicator_code
+WHERE p.entity IS NULL AND p.latest AND p.value IS NOT NULL
+GROUP BY own.indicator_code, own.value
+"""
 
 
 def profile(region: str, *, lang: str = "zh", db=None) -> pl.DataFrame:
@@ -211,28 +281,22 @@ def profile(region: str, *, lang: str = "zh", db=None) -> pl.DataFrame:
 
     ``rank`` is 1 for the largest value among regions with a value for that indicator and year-agnostic
     (latest per region); ``n_regions`` says how many were compared, and ``comparability`` (with the booleans
-    ``mixed_levels`` / ``mixed_years``) marks mixed levels or years.
+    ``mixed_levels`` / ``mixed_years``) marks mixed levels or years. ``region`` is a slug or a Chinese or
+    English name.
     """
+    check_lang(lang)
     with _con(db) as con:
-        own = values(region, lang=lang, db=con)
-        codes = own.get_column("indicator_code").unique(maintain_order=True).to_list()
-        if not codes:
-            return own.with_columns(pl.lit(None, pl.Int32).alias("rank"), pl.lit(0).alias("n_regions"),
-                                    pl.lit(None, pl.Float64).alias("median_others"),
-                                    pl.lit("").alias("comparability"), pl.lit(False).alias("mixed_levels"),
-                                    pl.lit(False).alias("mixed_years"))
-        cmp = compare(codes, lang=lang, db=con)
-    ranked = cmp.filter(pl.col("value").is_not_null()).with_columns(
-        pl.col("value").rank("min", descending=True).over("indicator_code").cast(pl.Int32).alias("rank"),
-        pl.len().over("indicator_code").alias("n_regions"),
-    )
-    others = ranked.filter(pl.col("region") != region).group_by("indicator_code", maintain_order=True).agg(
-        pl.col("value").median().alias("median_others"))
-    mine = ranked.filter(pl.col("region") == region).select("indicator_code", "rank", "n_regions", "comparability",
-                                                            "mixed_levels", "mixed_years")
-    latest = own.filter(pl.col("year") == pl.col("year").max().over("indicator_code"))
+        slug = _regions(con, [region])[0]
+        latest = _values(con, [slug], None, None, latest=True, lang=lang)
+        ranks = _read(con, _PROFILE_RANKS, {"region": slug}) if latest.height else None
+    if ranks is None:
+        return latest.with_columns(pl.lit(None, pl.Int32).alias("rank"), pl.lit(0).alias("n_regions"),
+                                   pl.lit(None, pl.Float64).alias("median_others"),
+                                   pl.lit("").alias("comparability"), pl.lit(False).alias("mixed_levels"),
+                                   pl.lit(False).alias("mixed_years"))
+    mine = _comparability(ranks).select("indicator_code", "rank", "n_regions", "comparability", "mixed_levels",
+                                        "mixed_years", "median_others")
     return latest.join(mine, on="indicator_code", how="left", maintain_order="left") \
-        .join(others, on="indicator_code", how="left", maintain_order="left") \
         .sort(["table", "indicator_code"])
 
 
@@ -240,7 +304,7 @@ def quality_flags(region: str | None = None, *, db=None) -> pl.DataFrame:
     """Quality flags with the flagged value's region, code, year, raw string, quote and line."""
     with _con(db) as con:
         if region:
-            _check_known(con, "region", [region], "SELECT region FROM reports ORDER BY id")
+            region = _regions(con, [region])[0]
         return con.sql(
             """
             SELECT r.region, o.report_id, o.entity, o.indicator_code, i.name_zh AS label, i.name_en AS label_en,
@@ -248,7 +312,7 @@ def quality_flags(region: str | None = None, *, db=None) -> pl.DataFrame:
                    f.rule, f.severity, f.message, f.obs_id, f.related_obs_id
             FROM quality_flags f
             JOIN observations o ON o.obs_id = f.obs_id
-            JOIN reports r ON r.id = o.report_id
+            JOIN reports r ON r.report_id = o.report_id
             JOIN indicators i ON i.code = o.indicator_code
             WHERE (? IS NULL OR r.region = ?)
             ORDER BY o.report_id, o.line, f.rule
@@ -262,10 +326,9 @@ def shared_codes(min_regions: int = 2, *, db=None) -> list[str]:
     with _con(db) as con:
         rows = con.execute(
             """
-            SELECT v.indicator_code FROM indicator_values v JOIN indicators i ON i.code = v.indicator_code
-            WHERE v.entity IS NULL AND v.value IS NOT NULL
-            GROUP BY v.indicator_code, i."table" HAVING count(DISTINCT v.report_id) >= ?
-            ORDER BY i."table", v.indicator_code
+            SELECT indicator_code FROM preferred_values WHERE entity IS NULL AND value IS NOT NULL
+            GROUP BY indicator_code, "table" HAVING count(DISTINCT report_id) >= ?
+            ORDER BY "table", indicator_code
             """,
             [int(min_regions)],
         ).fetchall()
@@ -282,7 +345,10 @@ def compare_table(codes: str | Sequence[str] | None = None, regions: Sequence[st
     """
     with _con(db) as con:
         code_list = _as_list(codes) if codes is not None else shared_codes(min_regions, db=con)
-        frame = compare(code_list, regions, lang=lang, db=con)
+        if codes is not None and not code_list:
+            compare(code_list, db=con)  # refuses an explicitly empty list, with its message
+        # No shared indicator (a one-report database) is an empty table, not an error.
+        frame = compare(code_list, regions, lang=lang, db=con) if code_list else pl.DataFrame()
     name = "region_en" if lang == "en" else "region_zh"
     if frame.is_empty():
         return pl.DataFrame(schema={"indicator_code": pl.String, "label": pl.String, "unit": pl.String})

@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 import altair as alt
 import polars as pl
 
-from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.errors import LANGS, VqrError, check_lang
 
 __all__ = [
     "indicator_across_regions", "region_vs_others", "two_year_change", "teacher_structure",
@@ -45,7 +45,6 @@ __all__ = [
     "FONT", "LANGS",
 ]
 
-LANGS = ("zh", "en")
 # CJK first: the labels are Chinese; vl-convert and browsers take the first family they have.
 FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, sans-serif"
 
@@ -303,9 +302,7 @@ def _use_vqr_renderer() -> None:
 
 
 def _t(lang: str) -> dict[str, str]:
-    if lang not in _TEXT:
-        raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(LANGS)}")
-    return _TEXT[lang]
+    return _TEXT[check_lang(lang)]
 
 
 def _require(frame: pl.DataFrame, *columns: str) -> None:

@@ -32,12 +32,11 @@ from typing import Sequence
 import polars as pl
 
 from vqr_analysis.analysis.charts import format_number, value_text
-from vqr_analysis.core.errors import VqrError
+from vqr_analysis.core.errors import LANGS, VqrError, check_lang
 from vqr_analysis.quality.rules import RULE_TEXT_ZH, RULES
 
 __all__ = ["display_table", "DisplayTable", "Text", "region_summary", "reports_summary", "COLUMNS", "LANGS"]
 
-LANGS = ("zh", "en")
 
 # Known columns of the API frames: (Chinese header, English header, kind). The kind picks the cell format:
 #   value  number with the row's unit, NULL = not reported     count  number, NULL = '—'
@@ -134,11 +133,6 @@ _STYLE = (
     ".vqr-dt p{font-size:.8rem;color:#52606d;margin:.3rem 0 0}"
     "</style>"
 )
-
-
-def _check_lang(lang: str) -> None:
-    if lang not in LANGS:
-        raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(LANGS)}")
 
 
 def _say(zh: str, en: str, lang: str) -> str:
@@ -408,7 +402,7 @@ def display_table(frame: pl.DataFrame, columns: Sequence[str] | None = None, *, 
     ``max_rows`` cuts long frames (default: all rows). Headers follow ``lang``; the cells' own text is the
     frame's.
     """
-    _check_lang(lang)
+    check_lang(lang)
     if not isinstance(frame, pl.DataFrame):
         raise VqrError(f"display_table needs a polars DataFrame from the vqr API, not {type(frame).__name__}")
     shown = list(columns) if columns is not None else _default_columns(frame)
@@ -467,7 +461,7 @@ def region_summary(region: str | None = None, *, lang: str = "zh", db=None) -> T
     and the source file with its hash."""
     from vqr_analysis.analysis.api import coverage, quality_flags, region_info
 
-    _check_lang(lang)
+    check_lang(lang)
     info = region_info(region, db=db)
     cov = coverage(db=db).filter(pl.col("region") == info["region"]).row(0, named=True)
     n_flags = quality_flags(info["region"], db=db).height
@@ -492,7 +486,7 @@ def reports_summary(*, lang: str = "zh", db=None) -> Text:
     cross-region view shares."""
     from vqr_analysis.analysis.api import reports
 
-    _check_lang(lang)
+    check_lang(lang)
     reps = reports(db=db)
     by_level = reps.group_by("level", "level_zh", "level_en").len().sort("level")
     years = sorted(set(reps.get_column("data_year").to_list()))

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "Column", "Table", "sql_string", "STATUSES", "METHODS", "QUALIFIERS", "SEVERITIES",
-    "REPORTS", "INDICATORS", "OBSERVATIONS", "QUALITY_FLAGS", "UNMAPPED_ROWS", "RUNS", "NUMBER_LEDGER", "REPORT_LINES", "TABLES",
+    "REPORTS", "INDICATORS", "OBSERVATIONS", "QUALITY_FLAGS", "UNMAPPED_ROWS", "RUNS", "NUMBER_LEDGER", "REPORT_LINES", "PREFERRED_VALUES",
+    "TABLES",
     "LEDGER_CLASSES",
 ]
 
@@ -90,7 +91,7 @@ def _text(name: str, doc: str, **kw) -> Column:
 
 
 REPORTS = Table("reports", "One row per registered report (data/reports.toml).", (
-    _text("id", "Registry id of the report.", primary_key=True),
+    _text("report_id", "Registry id of the report (the key every other table cites as report_id).", primary_key=True),
     _text("file", "File name under data/reports/."),
     _text("sha256", "SHA-256 of the file as registered."),
     _text("original_name", "The file's name as published."),
@@ -197,4 +198,44 @@ REPORT_LINES = Table("report_lines", "Every non-blank line of every report's tex
     _text("text", "The line exactly as read (decoded text; for PDF/DOCX the extracted text line)."),
 ))
 
-TABLES = (REPORTS, INDICATORS, OBSERVATIONS, QUALITY_FLAGS, UNMAPPED_ROWS, RUNS, NUMBER_LEDGER, REPORT_LINES)
+PREFERRED_VALUES = Table(
+    "preferred_values",
+    "One preferred value per report, entity, indicator and year (the view indicator_values, materialised at build "
+    "time with the region and the labels a reader needs); stored in indicator_code, report_id order so a lookup "
+    "by code or by region reads a few blocks. Every statement stays in observations.", (
+        _text("report_id", "Registry id of the source report."),
+        _text("region", "Region slug of the report."),
+        _text("region_zh", "Region name, in Chinese."),
+        _text("region_en", "Region name, in English."),
+        _text("subject_zh", "The report's subject (a region or a college), in Chinese."),
+        _text("subject_en", "The report's subject, in English."),
+        _text("level", "Education level of the report: higher | secondary."),
+        Column("data_year", "INTEGER", "Int64", "The report's data year."),
+        _text("entity", "NULL = the report's own subject; otherwise e.g. a school's name as printed."),
+        _text("indicator_code", "Codebook code."),
+        _text("label_zh", "The indicator's Chinese label (codebook)."),
+        _text("label_en", "The indicator's English name (codebook)."),
+        _text("table", "Annex table key of the indicator (codebook)."),
+        _text("parent_code", "Parent indicator for '其中' child rows (codebook)."),
+        Column("year", "INTEGER", "Int32", "Year the value describes."),
+        Column("latest", "BOOLEAN", "Boolean", "True when year is the most recent year the report states for this "
+                                              "entity and indicator (what compare(year='latest') shows)."),
+        Column("value", "DOUBLE", "Float64", "The preferred value in the codebook unit; NULL when missing."),
+        _text("unit", "Codebook unit of value."),
+        _text("status", "reported | missing | suspect.", allowed=STATUSES),
+        _text("qualifier", "exact | approximate | lower_bound | upper_bound.", allowed=QUALIFIERS),
+        _text("method", "table | prose | correction.", allowed=METHODS),
+        _text("pick_reason", "Why this statement was preferred over the others of its key."),
+        Column("n_statements", "BIGINT", "Int64", "How many statements the report makes for this key."),
+        _text("raw", "The value exactly as printed."),
+        _text("raw_unit", "The unit as printed next to the value, if any."),
+        Column("line", "INTEGER", "Int32", "1-based line of raw in the source text."),
+        _text("quote", "Verbatim context from the cited line."),
+        _text("locator", "Page or paragraph for PDF/DOCX sources (NULL for text)."),
+        _text("source_file", "File name of the report under data/."),
+        Column("obs_id", "BIGINT", "Int64", "The observation preferred (observations.obs_id)."),
+        _text("flags", "The quality-flag messages about that observation, '; '-separated (NULL when none)."),
+    ))
+
+TABLES = (REPORTS, INDICATORS, OBSERVATIONS, QUALITY_FLAGS, UNMAPPED_ROWS, RUNS, NUMBER_LEDGER, REPORT_LINES,
+          PREFERRED_VALUES)

@@ -29,7 +29,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from vqr_analysis.core.errors import VqrError, check_known
+from vqr_analysis.core.errors import VqrError, check_known, check_lang
 from vqr_analysis.core.paths import build_dir, default_db_path, mark_output_dir, project_root
 
 __all__ = [
@@ -41,7 +41,6 @@ REGION_NOTEBOOK = "region_profile.ipynb"
 COMPARISON_NOTEBOOK = "regional_comparison.ipynb"
 # The kernelspec ipykernel installs into the venv; jupyter_client starts it with the running interpreter.
 KERNEL_NAME = "python3"
-_LANGS = ("zh", "en")
 
 
 @dataclass(frozen=True)
@@ -256,8 +255,7 @@ def execute_units(units: Sequence[NotebookUnit], *, db_path: str | Path, out_dir
     own kernel. With ``raise_on_error`` a failure raises a VqrError (after all units ran and were recorded)
     naming the notebook, the cell and the error; the error carries the runs as ``.runs``.
     """
-    if lang not in _LANGS:
-        raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(_LANGS)}")
+    check_lang(lang)
     db = Path(db_path).resolve()
     if not db.is_file():
         raise VqrError("database not found; build it with `vqr db`", path=db)
@@ -313,8 +311,7 @@ def run_notebooks(db_path: str | Path | None = None, out_dir: str | Path | None 
     comparison when no region subset is asked for. Returns one ``NotebookRun`` per notebook (path,
     parameters, seconds, ok, error); see ``execute_units`` for parallelism, recording and failures.
     """
-    if lang not in _LANGS:
-        raise VqrError(f"unknown lang {lang!r}; use one of {', '.join(_LANGS)}")
+    check_lang(lang)
     units = notebook_units(None, regions, comparison=comparison if comparison is not None else regions is None)
     return execute_units(units, db_path=db_path or default_db_path(), out_dir=out_dir or build_dir() / "notebooks",
                          lang=lang, jobs=jobs, record=record, raise_on_error=raise_on_error, progress=progress)

@@ -38,7 +38,7 @@ from vqr_analysis.quality.rules import run_checks
 __all__ = [
     "build_database", "BuildSummary", "connect_readonly", "create_schema", "snapshot_id", "code_fingerprint", "record_run",
     "read_inputs", "Inputs", "coverage_counts", "ledger_numbers", "extract_documents", "extraction_key",
-    "write_database", "temp_db_path", "discard", "SANDBOX_CONFIG",
+    "write_database", "temp_db_path", "discard", "SANDBOX_CONFIG", "STORAGE_VERSION",
 ]
 
 def code_fingerprint(parts: tuple[str, ...] | None = None) -> str:
@@ -135,6 +135,28 @@ SELECT * EXCLUDE (rank_in_key, n_reported, n_values),
   END AS pick_reason
 FROM ranked WHERE rank_in_key = 1
 """
+
+
+# The view's rows with the names a reader needs, written once per build into `preferred_values` (the API's
+# source): sorted by code then report, so DuckDB's min/max zone maps skip the blocks a lookup does not need.
+FILL_PREFERRED_VALUES = """
+INSERT INTO preferred_values BY NAME
+SELECT v.report_id, r.region, r.region_zh, r.region_en, r.subject_zh, r.subject_en, r.level, r.data_year,
+       v.entity, v.indicator_code, i.name_zh AS label_zh, i.name_en AS label_en, i."table", i.parent_code,
+       v.year, v.year = max(v.year) OVER (PARTITION BY v.report_id, v.entity, v.indicator_code) AS latest,
+       v.value, v.unit, v.status, v.qualifier, v.method, v.pick_reason, v.n_statements, v.raw, v.raw_unit,
+       v.line, v.quote, v.locator, r.file AS source_file, v.obs_id, f.flags
+FROM indicator_values v
+JOIN reports r ON r.report_id = v.report_id
+JOIN indicators i ON i.code = v.indicator_code
+LEFT JOIN (SELECT obs_id, string_agg(message, '; ' ORDER BY rule, message) AS flags
+           FROM quality_flags GROUP BY obs_id) f ON f.obs_id = v.obs_id
+ORDER BY v.indicator_code, v.report_id, v.entity NULLS FIRST, v.year
+"""
+
+# DuckDB 1.1 is the oldest release that reads a file written with this setting (the CLI, R and DBeaver of
+# many researchers are 1.x); a file keeps the version it was created with when later runs append to it.
+STORAGE_VERSION = "v1.1.0"
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -275,7 +297,7 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
     say = progress or (lambda _msg: None)
     say(f"loading {len(observations)} observations")
     t = time.perf_counter()
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
         create_schema(con)
         reports_df = pl.DataFrame([r.as_row() for r in inputs.reports])
@@ -307,16 +329,19 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
         t = time.perf_counter()
         run_checks(con, inputs.codebook)
         timings["validate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        con.execute(FILL_PREFERRED_VALUES)  # after the checks: they decide which statements are suspect
+        timings["preferred"] = time.perf_counter() - t
         record_run(con, kind="db", snapshot=snapshot, started=started,
                    params={"db": str(path), "inputs": inputs.hashes}, timings=timings)
         counts = con.sql(
-            """SELECT r.id AS report_id, r.region, o.method, o.status, count(o.obs_id) AS n
-               FROM reports r LEFT JOIN observations o ON o.report_id = r.id
+            """SELECT r.report_id, r.region, o.method, o.status, count(o.obs_id) AS n
+               FROM reports r LEFT JOIN observations o USING (report_id)
                GROUP BY ALL ORDER BY ALL"""
         ).pl()
         flags = con.sql(
             """SELECT o.report_id, r.region, f.rule, count(*) AS n
-               FROM quality_flags f JOIN observations o USING (obs_id) JOIN reports r ON r.id = o.report_id
+               FROM quality_flags f JOIN observations o USING (obs_id) JOIN reports r ON r.report_id = o.report_id
                GROUP BY ALL ORDER BY ALL"""
         ).pl()
         unmapped_out = con.sql("SELECT * FROM unmapped_rows ORDER BY report_id, line").pl()
@@ -330,16 +355,16 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
 def coverage_counts(con: duckdb.DuckDBPyConnection, report_id: str | None = None) -> pl.DataFrame:
     """Per report: numbers printed, by ledger class, and the unread share (unread ÷ all numbers)."""
     return con.sql(
-        """SELECT r.id AS report_id, r.region,
+        """SELECT r.report_id, r.region,
                   count(l.raw) AS numbers,
                   count(l.raw) FILTER (WHERE l."class" = 'extracted') AS extracted,
                   count(l.raw) FILTER (WHERE l."class" = 'context') AS context,
                   count(l.raw) FILTER (WHERE l."class" = 'unread') AS unread,
                   round(count(l.raw) FILTER (WHERE l."class" = 'unread') / nullif(count(l.raw), 0), 3)
                     AS unread_share
-           FROM reports r LEFT JOIN number_ledger l ON l.report_id = r.id
-           WHERE $report IS NULL OR r.id = $report
-           GROUP BY ALL ORDER BY r.id""", params={"report": report_id}).pl()
+           FROM reports r LEFT JOIN number_ledger l ON l.report_id = r.report_id
+           WHERE $report IS NULL OR r.report_id = $report
+           GROUP BY ALL ORDER BY r.report_id""", params={"report": report_id}).pl()
 
 
 def ledger_numbers(con: duckdb.DuckDBPyConnection, report_id: str | None = None,
