@@ -316,7 +316,11 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
         say("accounting for every printed number")
         t = time.perf_counter()
         rules = load_ledger_rules(inputs.base / "ledger_rules.toml")
-        ledger_df = ledger_frame([row for doc in inputs.documents for row in build_ledger(doc, observations, rules)])
+        by_report: dict[str, list[Observation]] = {}
+        for obs in observations:  # grouped once: each report's ledger sees its own rows (linear in reports)
+            by_report.setdefault(obs.report_id, []).append(obs)
+        ledger_df = ledger_frame([row for doc in inputs.documents
+                                  for row in build_ledger(doc, by_report.get(doc.report.id, []), rules)])
         con.execute("INSERT INTO number_ledger BY NAME SELECT * FROM ledger_df")
         lines_df = pl.DataFrame(
             {"report_id": [d.report.id for d in inputs.documents for line in d.lines if line.strip()],
