@@ -59,34 +59,49 @@ def _as_list(x: str | Iterable[str] | None) -> list[str] | None:
     return [x] if isinstance(x, str) else list(x)
 
 
-def _check_known(con, kind: str, wanted: list[str] | None, sql: str) -> None:
-    if not wanted:
+def _check_codes(con, codes: list[str] | None) -> None:
+    """Every code is in the codebook, or a VqrError naming the nearest codes (the whole list read only then)."""
+    if not codes:
         return
-    check_known(kind, wanted, [r[0] for r in con.execute(sql).fetchall()])
+    clause, params = _in("code", list(dict.fromkeys(codes)))
+    if con.execute(f"SELECT count(*) FROM indicators WHERE {clause}", params).fetchall()[0][0] < len(params):
+        check_known("indicator code", codes, [r[0] for r in con.execute(
+            "SELECT code FROM indicators ORDER BY code").fetchall()])
 
 
-def _name_key(name: object) -> str:
-    return " ".join(str(name).split()).casefold()
+# A name as compared: trimmed, inner spaces collapsed, lower-case ('Tacheng  prefecture ' = 'Tacheng Prefecture').
+_NAME_KEY = "lower(regexp_replace(trim({}), '\\s+', ' ', 'g'))"
+_NAME_COLUMNS = ("region", "region_zh", "region_en", "subject_zh", "subject_en")
+_REGIONS_BY_NAME = f"""
+SELECT w.i, r.region
+FROM (SELECT unnest(?::VARCHAR[]) AS name, generate_subscripts(?::VARCHAR[], 1) AS i) w
+JOIN reports r ON {_NAME_KEY.format('w.name')} IN ({', '.join(_NAME_KEY.format('r.' + c) for c in _NAME_COLUMNS)})
+ORDER BY w.i, r.report_id
+"""
 
 
 def _regions(con, wanted: list[str] | None) -> list[str] | None:
     """Region slugs for regions named by slug or by a Chinese or English name (of the region or the report's
-    subject: 'tacheng', '塔城地区', 'Tacheng Prefecture'); an unknown name is a VqrError with the nearest ones."""
+    subject: 'tacheng', '塔城地区', 'Tacheng Prefecture'); an unknown name is a VqrError with the nearest ones.
+    The lookup runs in the database: its cost does not grow with a Python loop over every report."""
     if not wanted:
         return wanted
-    rows = con.execute(
-        "SELECT region, region_zh, region_en, subject_zh, subject_en FROM reports ORDER BY report_id").fetchall()
-    slugs_by_name: dict[str, list[str]] = {}
-    for slug, *names in rows:
-        for name in (slug, *names):
-            if name and slug not in slugs_by_name.setdefault(_name_key(name), []):
-                slugs_by_name[_name_key(name)].append(slug)
-    unknown = [w for w in wanted if _name_key(w) not in slugs_by_name]
-    if unknown:
-        check_known("region", unknown, [r[0] for r in rows], also=[n for r in rows for n in r[1:] if n])
+    names = [str(w) for w in wanted]
+    clause, params = _in("region", names)
+    slugs = {r[0] for r in con.execute(f"SELECT region FROM reports WHERE {clause}", params).fetchall()}
+    found: dict[int, list[str]] = {i: [n] for i, n in enumerate(names) if n in slugs}  # the common case
+    others = [i for i in range(len(names)) if i not in found]
+    if others:
+        by_name = [names[i] for i in others]
+        for j, slug in con.execute(_REGIONS_BY_NAME, [by_name, by_name]).fetchall():
+            found.setdefault(others[j - 1], []).append(slug)
+    if len(found) < len(names):
+        rows = con.execute(f"SELECT {', '.join(_NAME_COLUMNS)} FROM reports ORDER BY report_id").fetchall()
+        check_known("region", [n for i, n in enumerate(names) if i not in found], [r[0] for r in rows],
+                    also=[n for r in rows for n in r[1:] if n])
     out = []
-    for name in wanted:
-        slugs = slugs_by_name[_name_key(name)]
+    for i, name in enumerate(names):
+        slugs = list(dict.fromkeys(found[i]))
         if len(slugs) > 1:
             raise VqrError(f"region name {name!r} names several reports ({', '.join(slugs)}); use the slug")
         out.append(slugs[0])
@@ -198,7 +213,7 @@ def values(region: str | Sequence[str] | None = None, codes: str | Sequence[str]
     code_list = _as_list(codes)
     with _con(db) as con:
         regions = _regions(con, _as_list(region))
-        _check_known(con, "indicator code", code_list, "SELECT code FROM indicators ORDER BY code")
+        _check_codes(con, code_list)
         return _values(con, regions, code_list, year, entities=entities, lang=lang)
 
 
@@ -232,7 +247,7 @@ def compare(codes: str | Sequence[str], regions: Sequence[str] | None = None, *,
     check_lang(lang)
     with _con(db) as con:
         region_list = _regions(con, _as_list(regions))
-        _check_known(con, "indicator code", code_list, "SELECT code FROM indicators ORDER BY code")
+        _check_codes(con, code_list)
         region_where, region_params = _in("region", region_list) if region_list else ("TRUE", [])
         all_regions = con.sql(
             f"SELECT region, region_zh, region_en, report_id, level, data_year FROM reports WHERE {region_where} "

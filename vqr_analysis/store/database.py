@@ -299,7 +299,9 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
     t = time.perf_counter()
     con = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
+        con.begin()  # one transaction for the schema: its ~200 DDL and COMMENT statements, not one commit each
         create_schema(con)
+        con.commit()
         reports_df = pl.DataFrame([r.as_row() for r in inputs.reports])
         con.execute("INSERT INTO reports BY NAME SELECT * FROM reports_df")
         codebook_df = pl.DataFrame(
@@ -322,11 +324,9 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
         ledger_df = ledger_frame([row for doc in inputs.documents
                                   for row in build_ledger(doc, by_report.get(doc.report.id, []), rules)])
         con.execute("INSERT INTO number_ledger BY NAME SELECT * FROM ledger_df")
-        lines_df = pl.DataFrame(
-            {"report_id": [d.report.id for d in inputs.documents for line in d.lines if line.strip()],
-             "line": [n for d in inputs.documents for n, line in enumerate(d.lines, 1) if line.strip()],
-             "text": [line for d in inputs.documents for line in d.lines if line.strip()]},
-            schema=REPORT_LINES.polars_schema())
+        kept = [(d.report.id, n, line) for d in inputs.documents for n, line in enumerate(d.lines, 1)
+                if line and not line.isspace()]
+        lines_df = pl.DataFrame(kept, schema=REPORT_LINES.polars_schema(), orient="row")
         con.execute("INSERT INTO report_lines SELECT report_id, line, text FROM lines_df")
         timings["ledger"] = time.perf_counter() - t
         say("validating")
