@@ -155,7 +155,7 @@ def export(
                        path=_db(db)) from None
     finally:
         con.close()
-    write_frame(frame, format, out, metadata=metadata)
+    write_frame(frame, format, out, metadata=metadata, what="export")
     console.print(f"wrote {frame.height} rows of {table} to {out}", highlight=False)
 
 
@@ -266,7 +266,7 @@ def query(
             err_console.print(f"… more rows not shown (first {limit}); --limit 0 shows all, "
                               "--format csv -o FILE saves them", highlight=False)
         return
-    write_frame(frame, format, output)
+    write_frame(frame, format, output, what="query output")
     if more:
         err_console.print(f"… stopped at --limit {limit} rows", highlight=False)
     if output is not None:

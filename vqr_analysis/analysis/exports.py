@@ -84,7 +84,7 @@ def format_of(path: Path) -> str | None:
 
 
 def write_frame(frame: pl.DataFrame, fmt: str, path: Path | None = None, *,
-                metadata: dict[str, str] | None = None) -> None:
+                metadata: dict[str, str] | None = None, what: str = "output") -> None:
     """Write ``frame`` as csv, json or parquet to ``path`` (standard output when None; Parquet needs a file)."""
     if fmt not in FORMATS:
         raise VqrError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -106,8 +106,11 @@ def write_frame(frame: pl.DataFrame, fmt: str, path: Path | None = None, *,
             tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)  # a failed write never leaves half a file under the name asked for
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise VqrError(f"cannot write the file: {exc.strerror or str(exc).splitlines()[0]}", path=path) from None
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the folder itself is the problem (a file, /proc …): nothing was written there
+            pass
+        raise VqrError(f"cannot write the {what}: {exc.strerror or str(exc).splitlines()[0]}", path=path) from None
 
 
 def _flat(frame: pl.DataFrame) -> pl.DataFrame:
