@@ -242,3 +242,32 @@ def test_export_parquet_carries_the_codebook(built_db, tmp_path, db_con):
     assert meta[b"vqr.snapshot"].decode() == vqr.snapshot(db=db_con)
     refused = _vqr("export", "--table", "secrets", tmp=tmp_path, db=built_db)
     assert refused.returncode == 2 and "unknown table 'secrets'" in refused.stderr
+
+
+# --------------------------------------------------------------------------- the API's copy of a database file
+
+
+def test_a_path_and_a_held_connection_give_the_same_frames(built_db, db_con):
+    for region in vqr.reports(db=db_con)["region"]:
+        assert vqr.values(region, entities=True, db=built_db).equals(vqr.values(region, entities=True, db=db_con))
+        assert vqr.profile(region, lang="en", db=built_db).equals(vqr.profile(region, lang="en", db=db_con))
+    codes = vqr.shared_codes(1, db=db_con)
+    assert vqr.compare(codes, db=built_db).equals(vqr.compare(codes, db=db_con))
+
+
+def test_the_copy_is_never_stale_and_holds_no_file_open(built_db, tmp_path):
+    path = tmp_path / "vqr.duckdb"
+    shutil.copyfile(built_db, path)
+    before = vqr.values("tarim", codes=["student_teacher_ratio"], db=path)
+    assert before.height and before["value"][0] != 123.0
+    # An in-place edit right after a call: no connection is left open to refuse the writer.
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE preferred_values SET value = 123 WHERE region = 'tarim' "
+                "AND indicator_code = 'student_teacher_ratio'")
+    con.close()
+    assert vqr.values("tarim", codes=["student_teacher_ratio"], db=path)["value"].to_list() == [123.0] * before.height
+    # A rebuilt database swapped in under the same name (what `vqr db` does) is read again.
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copyfile(built_db, rebuilt)
+    os.replace(rebuilt, path)
+    assert vqr.values("tarim", codes=["student_teacher_ratio"], db=path).equals(before)

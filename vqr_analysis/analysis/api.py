@@ -20,6 +20,7 @@ from typing import Iterable, Iterator, Sequence
 import duckdb
 import polars as pl
 
+from vqr_analysis.analysis.preferred import SqlSource, source
 from vqr_analysis.store.database import connect_readonly
 from vqr_analysis.core.errors import VqrError, check_known, check_lang
 
@@ -59,53 +60,10 @@ def _as_list(x: str | Iterable[str] | None) -> list[str] | None:
     return [x] if isinstance(x, str) else list(x)
 
 
-def _check_codes(con, codes: list[str] | None) -> None:
-    """Every code is in the codebook, or a VqrError naming the nearest codes (the whole list read only then)."""
-    if not codes:
-        return
-    clause, params = _in("code", list(dict.fromkeys(codes)))
-    if con.execute(f"SELECT count(*) FROM indicators WHERE {clause}", params).fetchall()[0][0] < len(params):
-        check_known("indicator code", codes, [r[0] for r in con.execute(
-            "SELECT code FROM indicators ORDER BY code").fetchall()])
-
-
-# A name as compared: trimmed, inner spaces collapsed, lower-case ('Tacheng  prefecture ' = 'Tacheng Prefecture').
-_NAME_KEY = "lower(regexp_replace(trim({}), '\\s+', ' ', 'g'))"
-_NAME_COLUMNS = ("region", "region_zh", "region_en", "subject_zh", "subject_en")
-_REGIONS_BY_NAME = f"""
-SELECT w.i, r.region
-FROM (SELECT unnest(?::VARCHAR[]) AS name, generate_subscripts(?::VARCHAR[], 1) AS i) w
-JOIN reports r ON {_NAME_KEY.format('w.name')} IN ({', '.join(_NAME_KEY.format('r.' + c) for c in _NAME_COLUMNS)})
-ORDER BY w.i, r.report_id
-"""
-
-
-def _regions(con, wanted: list[str] | None) -> list[str] | None:
+def _regions(src, wanted: list[str] | None) -> list[str] | None:
     """Region slugs for regions named by slug or by a Chinese or English name (of the region or the report's
-    subject: 'tacheng', '塔城地区', 'Tacheng Prefecture'); an unknown name is a VqrError with the nearest ones.
-    The lookup runs in the database: its cost does not grow with a Python loop over every report."""
-    if not wanted:
-        return wanted
-    names = [str(w) for w in wanted]
-    clause, params = _in("region", names)
-    slugs = {r[0] for r in con.execute(f"SELECT region FROM reports WHERE {clause}", params).fetchall()}
-    found: dict[int, list[str]] = {i: [n] for i, n in enumerate(names) if n in slugs}  # the common case
-    others = [i for i in range(len(names)) if i not in found]
-    if others:
-        by_name = [names[i] for i in others]
-        for j, slug in con.execute(_REGIONS_BY_NAME, [by_name, by_name]).fetchall():
-            found.setdefault(others[j - 1], []).append(slug)
-    if len(found) < len(names):
-        rows = con.execute(f"SELECT {', '.join(_NAME_COLUMNS)} FROM reports ORDER BY report_id").fetchall()
-        check_known("region", [n for i, n in enumerate(names) if i not in found], [r[0] for r in rows],
-                    also=[n for r in rows for n in r[1:] if n])
-    out = []
-    for i, name in enumerate(names):
-        slugs = list(dict.fromkeys(found[i]))
-        if len(slugs) > 1:
-            raise VqrError(f"region name {name!r} names several reports ({', '.join(slugs)}); use the slug")
-        out.append(slugs[0])
-    return list(dict.fromkeys(out))
+    subject: 'tacheng', '塔城地区', 'Tacheng Prefecture'); an unknown name is a VqrError with the nearest ones."""
+    return src.regions([str(w) for w in wanted]) if wanted else wanted
 
 
 def reports(db=None) -> pl.DataFrame:
@@ -120,9 +78,10 @@ def region_info(region: str | None = None, *, db=None) -> dict:
     ``region=None`` takes the first registered report, so a notebook runs with its default parameters; a
     region is named by its slug or its Chinese or English name.
     """
+    if region is not None:
+        with source(db) as src:
+            region = _regions(src, [region])[0]
     with _con(db) as con:
-        if region is not None:
-            region = _regions(con, [region])[0]
         frame = con.sql("SELECT * FROM reports WHERE ? IS NULL OR region = ? ORDER BY report_id LIMIT 1",
                         params=[region, region]).pl()
     if frame.is_empty():
@@ -133,7 +92,7 @@ def region_info(region: str | None = None, *, db=None) -> dict:
 def coverage(db=None) -> pl.DataFrame:
     """Per region: how many indicators and values it reports, how many statements say 'not reported', years."""
     with _con(db) as con:
-        return _read(con,
+        return con.sql(
             """
             SELECT r.region, r.report_id, r.level, r.data_year,
                    count(DISTINCT v.indicator_code) FILTER (WHERE v.value IS NOT NULL) AS indicators_reported,
@@ -144,7 +103,7 @@ def coverage(db=None) -> pl.DataFrame:
             FROM reports r
             LEFT JOIN preferred_values v ON v.report_id = r.report_id AND v.entity IS NULL
             GROUP BY ALL ORDER BY r.report_id
-            """, [])
+            """).pl()
 
 
 def indicators(table: str | None = None, db=None) -> pl.DataFrame:
@@ -163,42 +122,12 @@ def snapshot(db=None) -> str:
     return rows[0][0] if rows else "unknown"
 
 
-def _read(con, sql: str, params: list) -> pl.DataFrame:
-    """A query over ``preferred_values``; a database built before that table existed says to rebuild."""
-    try:
-        return con.sql(sql, params=params).pl()
-    except duckdb.CatalogException as exc:
-        if "preferred_values" not in str(exc):
-            raise
-        raise VqrError("the database has no preferred_values table (built by an older version); "
-                       "rebuild it with `vqr db`") from None
-
-
-def _in(column: str, items: list) -> tuple[str, list]:
-    """``column IN (?, ?, …)``: constants the scan can test against each block's min/max."""
-    return f"{column} IN ({', '.join('?' for _ in items)})", list(items)
-
-
-def _values(con, regions: list[str] | None, codes: list[str] | None, year: int | None, *, latest: bool = False,
+def _values(src, regions: list[str] | None, codes: list[str] | None, year: int | None, *, latest: bool = False,
             entities: bool = False, lang: str = "zh") -> pl.DataFrame:
-    """Rows of ``preferred_values`` as a value frame (:data:`VALUE_COLUMNS`); names already checked."""
-    where, params = ["TRUE"], []
-    for column, items in (("region", regions), ("indicator_code", codes)):
-        if items:
-            clause, more = _in(column, items)
-            where.append(clause)
-            params += more
-    if year is not None:
-        where.append("year = ?")
-        params.append(int(year))
-    if latest:
-        where.append("latest")
-    if not entities:
-        where.append("entity IS NULL")
-    label = "label_en" if lang == "en" else "label_zh"
-    columns = ", ".join(f'{label} AS label' if c == "label" else f'"{c}"' for c in VALUE_COLUMNS)
-    return _read(con, f"SELECT {columns} FROM preferred_values WHERE {' AND '.join(where)} "
-                      "ORDER BY report_id, entity NULLS FIRST, indicator_code, year", params)
+    """Preferred rows as a value frame (:data:`VALUE_COLUMNS`); names already checked."""
+    frame = src.rows(regions, codes, year, latest=latest, entities=entities)
+    label = pl.col("label_en" if lang == "en" else "label_zh").alias("label")
+    return frame.select([label if c == "label" else pl.col(c) for c in VALUE_COLUMNS])
 
 
 def values(region: str | Sequence[str] | None = None, codes: str | Sequence[str] | None = None,
@@ -211,10 +140,11 @@ def values(region: str | Sequence[str] | None = None, codes: str | Sequence[str]
     """
     check_lang(lang)
     code_list = _as_list(codes)
-    with _con(db) as con:
-        regions = _regions(con, _as_list(region))
-        _check_codes(con, code_list)
-        return _values(con, regions, code_list, year, entities=entities, lang=lang)
+    with source(db) as src:
+        regions = _regions(src, _as_list(region))
+        if code_list:
+            src.check_codes(code_list)
+        return _values(src, regions, code_list, year, entities=entities, lang=lang)
 
 
 def _comparability(frame: pl.DataFrame) -> pl.DataFrame:
@@ -245,20 +175,15 @@ def compare(codes: str | Sequence[str], regions: Sequence[str] | None = None, *,
     if year != "latest" and not isinstance(year, int):
         raise VqrError(f"year must be 'latest' or a year such as 2023, not {year!r}")
     check_lang(lang)
-    with _con(db) as con:
-        region_list = _regions(con, _as_list(regions))
-        _check_codes(con, code_list)
-        region_where, region_params = _in("region", region_list) if region_list else ("TRUE", [])
-        all_regions = con.sql(
-            f"SELECT region, region_zh, region_en, report_id, level, data_year FROM reports WHERE {region_where} "
-            "ORDER BY report_id", params=region_params).pl()
-        vals = _values(con, region_list, code_list, None if year == "latest" else year, latest=year == "latest",
+    with source(db) as src:
+        region_list = _regions(src, _as_list(regions))
+        src.check_codes(code_list)
+        all_regions = src.reports(region_list)
+        vals = _values(src, region_list, code_list, None if year == "latest" else year, latest=year == "latest",
                        lang=lang)
-        code_where, code_params = _in("code", code_list)
-        labels = con.sql(
-            f"SELECT code AS indicator_code, {'name_en' if lang == 'en' else 'name_zh'} AS label, "
-            f"name_zh AS label_zh, name_en AS label_en, unit FROM indicators WHERE {code_where}",
-            params=code_params).pl()
+        labels = src.labels(code_list).select(
+            pl.col("code").alias("indicator_code"), pl.col("name_en" if lang == "en" else "name_zh").alias("label"),
+            pl.col("name_zh").alias("label_zh"), pl.col("name_en").alias("label_en"), "unit")
     grid = labels.join(all_regions, how="cross")
     frame = grid.join(
         vals.drop("region_zh", "region_en", "report_id", "level", "data_year", "label", "label_zh", "label_en", "unit"),
@@ -274,23 +199,6 @@ def compare(codes: str | Sequence[str], regions: Sequence[str] | None = None, *,
         .sort(["_o", "report_id"]).drop("_o")
 
 
-# Rank, peers and the mixed-level/year booleans of a region's latest values, computed in one pass over the
-# latest values of every region (no per-indicator frame of all regions is built in Python).
-_PROFILE_RANKS = """
-WITH own AS (SELECT indicator_code, value FROM preferred_values WHERE region = $region AND entity IS NULL AND latest)
-SELECT own.indicator_code,
-       CAST(CASE WHEN own.value IS NOT NULL THEN 1 + count(*) FILTER (WHERE p.value > own.value) END AS INTEGER)
-         AS rank,
-       CAST(CASE WHEN own.value IS NOT NULL THEN count(*) END AS UINTEGER) AS n_regions,
-       CASE WHEN own.value IS NOT NULL THEN count(DISTINCT p.level) > 1 END AS mixed_levels,
-       CASE WHEN own.value IS NOT NULL THEN count(DISTINCT p.year) > 1 END AS mixed_years,
-       median(p.value) FILTER (WHERE p.region <> $region) AS median_others
-FROM own JOIN preferred_values p ON p.indicator_code = own.indicator_code
-WHERE p.entity IS NULL AND p.latest AND p.value IS NOT NULL
-GROUP BY own.indicator_code, own.value
-"""
-
-
 def profile(region: str, *, lang: str = "zh", db=None) -> pl.DataFrame:
     """Every indicator a region reports (latest year), with how it ranks among the regions reporting it.
 
@@ -300,17 +208,34 @@ def profile(region: str, *, lang: str = "zh", db=None) -> pl.DataFrame:
     English name.
     """
     check_lang(lang)
-    with _con(db) as con:
-        slug = _regions(con, [region])[0]
-        latest = _values(con, [slug], None, None, latest=True, lang=lang)
-        ranks = _read(con, _PROFILE_RANKS, {"region": slug}) if latest.height else None
-    if ranks is None:
+    with source(db) as src:
+        slug = _regions(src, [region])[0]
+        latest = _values(src, [slug], None, None, latest=True, lang=lang)
+        codes = latest.get_column("indicator_code").to_list()
+        peers = src.peers(codes) if codes else None
+    if peers is None:
         return latest.with_columns(pl.lit(None, pl.Int32).alias("rank"), pl.lit(0).alias("n_regions"),
                                    pl.lit(None, pl.Float64).alias("median_others"),
                                    pl.lit("").alias("comparability"), pl.lit(False).alias("mixed_levels"),
                                    pl.lit(False).alias("mixed_years"))
-    mine = _comparability(ranks).select("indicator_code", "rank", "n_regions", "comparability", "mixed_levels",
-                                        "mixed_years", "median_others")
+    own = latest.select("indicator_code", pl.col("value").alias("own"))
+    # Rank, peers and the mixed-level/year booleans of the region's own values: only where it states a value.
+    stats = peers.join(own, on="indicator_code").group_by("indicator_code").agg(
+        (pl.col("value") > pl.col("own")).sum().cast(pl.Int32).alias("above"),
+        pl.len().alias("n_regions"),
+        (pl.col("level").n_unique() > 1).alias("mixed_levels"),
+        (pl.col("year").n_unique() > 1).alias("mixed_years"),
+        pl.col("value").filter(pl.col("region") != slug).median().alias("median_others"),
+        pl.col("own").first(),
+    )
+    stated = pl.col("own").is_not_null()
+    mine = _comparability(stats.with_columns(
+        pl.when(stated).then(pl.col("above") + 1).alias("rank"),
+        pl.when(stated).then(pl.col("n_regions")).alias("n_regions"),
+        pl.when(stated).then(pl.col("mixed_levels")).alias("mixed_levels"),
+        pl.when(stated).then(pl.col("mixed_years")).alias("mixed_years"),
+    )).select("indicator_code", "rank", "n_regions", "comparability", "mixed_levels", "mixed_years",
+              "median_others")
     return latest.join(mine, on="indicator_code", how="left", maintain_order="left") \
         .sort(["table", "indicator_code"])
 
@@ -319,7 +244,7 @@ def quality_flags(region: str | None = None, *, db=None) -> pl.DataFrame:
     """Quality flags with the flagged value's region, code, year, raw string, quote and line."""
     with _con(db) as con:
         if region:
-            region = _regions(con, [region])[0]
+            region = _regions(SqlSource(con), [region])[0]
         return con.sql(
             """
             SELECT r.region, o.report_id, o.entity, o.indicator_code, i.name_zh AS label, i.name_en AS label_en,
