@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from support.paths import DATA
 from vqr_analysis import analysis
 from vqr_analysis.publish import briefs
 from vqr_analysis.publish import fonts
@@ -104,6 +105,59 @@ def test_title_block_in_chinese(brief_dir, regions):
 
 
 @needs_poppler
+def test_pdf_metadata_names_the_brief_and_the_project(brief_dir, regions, built_db):
+    issued = analysis.built_on(db=built_db)
+    for r in regions:
+        info = subprocess.run(["pdfinfo", str(brief_dir / f"{r['region']}.pdf")], capture_output=True, check=True,
+                              text=True).stdout
+        assert re.search(rf"^Title:\s+{re.escape(r['subject_zh'])}职业教育质量政策简报$", info, re.M), info
+        assert re.search(r"^Author:\s+vqr-analysis$", info, re.M), info  # the project, never a file path
+        assert "/" not in re.search(r"^Author:(.*)$", info, re.M).group(1)
+        assert issued[:4] in re.search(r"^CreationDate:(.*)$", info, re.M).group(1)
+
+
+@needs_poppler
+def test_citation_issue_date_and_suggested_citation(brief_dir, regions, built_db):
+    issued = analysis.built_on(db=built_db)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", issued)
+    for r in regions:
+        text = _text(brief_dir / f"{r['region']}.pdf")
+        # The source report cited as a reader cites it: title, publisher, edition, publication date.
+        assert _squash(f"《{r['title_zh']}》") in text
+        assert _squash(r["publisher"]) in text and _squash(str(r["published"])) in text
+        assert "建议引用：vqr-analysis（" + issued + "）" in text and "发布日期" in text
+        # No repository path stands as the citation: the file appears only in the technical line.
+        assert text.count(r["file"]) <= 1
+
+
+@needs_poppler
+def test_no_name_repeated_in_brackets(brief_dir, regions):
+    for r in regions:
+        text = _text(brief_dir / f"{r['region']}.pdf")
+        for name in {r["region_zh"], r["subject_zh"]}:
+            assert f"{name}（{name}）" not in text
+
+
+@needs_poppler
+def test_no_near_empty_last_page(brief_dir, regions):
+    """A brief's last page is not a leftover of a few lines (the layout shrinks charts to avoid one)."""
+    for r in regions:
+        pages, fill = briefs._last_page_fill(brief_dir / f"{r['region']}.pdf")
+        assert pages <= 2 or fill >= 0.25, (r["region"], pages, fill)
+
+
+def test_report_title_falls_back_to_subject_level_and_edition(tmp_path):
+    from support.hostile_inputs import copy_data
+    from vqr_analysis.sources.registry import load_registry
+
+    data = copy_data(DATA, tmp_path / "data")
+    text = (data / "reports.toml").read_text(encoding="utf-8")
+    (data / "reports.toml").write_text(re.sub(r"^title_zh = .*\n", "", text, flags=re.M), encoding="utf-8")
+    for report in load_registry(data / "reports.toml"):
+        assert report.title == f"{report.subject_zh}{report.level_zh}质量年度报告（{report.edition_year}年度）"
+
+
+@needs_poppler
 def test_snapshot_id_printed(brief_dir, regions, built_db):
     snap = analysis.snapshot(db=built_db)
     for r in regions:
@@ -165,7 +219,7 @@ def test_challenges_quoted_with_lines(brief_dir, regions, documents):
         text = _text(brief_dir / f"{r['region']}.pdf")
         section = challenges_section(documents[r["report_id"]])
         assert section is not None, r["region"]
-        assert _squash(f"{r['file']} 第 {section.first_line}–{section.last_line} 行") in text
+        assert _squash(f"《{r['title_zh']}》原文第 {section.first_line}–{section.last_line} 行") in text
         for paragraph in section.paragraphs:
             assert _squash(paragraph.text) in text
 
@@ -205,7 +259,7 @@ def test_hostile_text_is_not_markup(built_db, tmp_path):
     hostile = r"#set page(width: 1cm) *bold* _it_ $x^2$ `code` <label> @ref [link] \\ // no comment /* x */ = H"
     content.data["challenges"] = {"found": True, "heading": "#heading", "citation": "file 第 1–2 行",
                                   "paragraphs": [{"text": hostile, "heading": False, "lines": "第 1 行"}]}
-    content.data["region_zh"] = "#region *zh*"
+    content.data["subject_line"] = "#region *zh*"
     pdf = briefs.render_brief(content, tmp_path / "x.pdf", SYSTEM_FONT or pytest.skip("no CJK font"))
     text = _text(pdf)
     assert _squash(hostile) in text

@@ -22,11 +22,11 @@ import polars as pl
 
 from vqr_analysis.analysis.preferred import SqlSource, source
 from vqr_analysis.store.database import connect_readonly
-from vqr_analysis.core.errors import VqrError, check_known, check_lang
+from vqr_analysis.core.errors import VqrError, check_lang
 
 __all__ = [
     "connect", "reports", "indicators", "values", "compare", "profile", "quality_flags", "snapshot", "region_info",
-    "coverage", "compare_table", "shared_codes",
+    "coverage", "compare_table", "shared_codes", "built_on",
 ]
 
 # Columns every value frame carries, in this order.
@@ -120,6 +120,15 @@ def snapshot(db=None) -> str:
         rows = con.execute(
             "SELECT snapshot_id FROM runs WHERE kind = 'db' ORDER BY finished_at DESC LIMIT 1").fetchall()
     return rows[0][0] if rows else "unknown"
+
+
+def built_on(db=None) -> str:
+    """Date (YYYY-MM-DD, UTC) the database's snapshot was built: a publication's issue date that stays the
+    same for as long as its data do."""
+    with _con(db) as con:
+        rows = con.execute("SELECT strftime(finished_at AT TIME ZONE 'UTC', '%Y-%m-%d') FROM runs "
+                           "WHERE kind = 'db' ORDER BY finished_at DESC LIMIT 1").fetchall()
+    return rows[0][0] if rows else ""
 
 
 def _values(src, regions: list[str] | None, codes: list[str] | None, year: int | None, *, latest: bool = False,

@@ -109,6 +109,7 @@ REPORTS = Table("reports", "One row per registered report (data/reports.toml).",
     Column("data_period_end", "DATE", "Date", "Last day of the period the data describe."),
     Column("data_year", "INTEGER", "Int64", "The year a value without its own year describes."),
     _text("publisher", "Who published the report."),
+    _text("title_zh", "The report's title for citations (registry title_zh, else subject + level + edition)."),
 ))
 
 INDICATORS = Table("indicators", "The codebook: one row per indicator code (data/indicators.csv).", (

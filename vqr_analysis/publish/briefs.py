@@ -230,10 +230,10 @@ def _challenges(report: dict, base: Path | None) -> dict:
                        "rebuild the database with `vqr db`")
     section = challenges_section(load_document(entry, base))
     if section is None:
-        return {"found": False, "text": f"报告（{report['file']}）中未找到“面临挑战”或同类章节，本简报不作引述。"}
+        return {"found": False, "text": f"《{report['title_zh']}》中未找到“面临挑战”或同类章节，本简报不作引述。"}
     return {
         "found": True, "heading": section.heading,
-        "citation": f"{report['file']} 第 {section.first_line}–{section.last_line} 行",
+        "citation": f"《{report['title_zh']}》原文第 {section.first_line}–{section.last_line} 行",
         "paragraphs": [{"text": p.text, "heading": p.is_heading,
                         "lines": f"第 {p.first_line} 行" if p.first_line == p.last_line
                         else f"第 {p.first_line}–{p.last_line} 行"} for p in section.paragraphs],
@@ -254,12 +254,27 @@ def _quality(flags: pl.DataFrame, reports: pl.DataFrame, region: str, obs_ids: s
     return {"own": own, "others": f"对照数据（其他地区的数值）另有质量标记：{others}，详见各地区简报。" if others else ""}
 
 
-def _sources(report: dict, others: Iterable[dict], snapshot: str) -> dict:
-    def cite(r: dict) -> str:
-        return f"{r['region_zh']} {r['file']}（SHA-256 {r['sha256'][:12]}）"
+def _subject_line(report: dict) -> str:
+    """'塔城地区', not '塔城地区（塔城地区）': the short name in brackets only when it adds something."""
+    short, full = report["region_zh"], report["subject_zh"]
+    return full if short in full or full in short else f"{full}（{short}）"
 
-    return {"own": f"{cite(report)}，发布者 {report['publisher']}", "others": "；".join(cite(r) for r in others),
-            "snapshot": snapshot}
+
+def _report_citation(report: dict) -> str:
+    """The source report as a reader cites it: publisher, title, edition, publication date."""
+    return f"{report['publisher']}：《{report['title_zh']}》，{report['edition_year']} 年度，{report['published']} 发布"
+
+
+def _sources(report: dict, others: Iterable[dict], snapshot: str, issued: str, title: str) -> dict:
+    return {
+        "own": _report_citation(report),
+        "others": "；".join(f"{r['region_zh']}：《{r['title_zh']}》（{r['published']}）" for r in others),
+        "snapshot": snapshot,
+        # One sentence a reader can paste: who made the brief, its title and date, what it rests on.
+        "suggested": f"vqr-analysis（{issued or '日期未知'}）。{title}。依据{_report_citation(report)}。"
+                     f"数据库快照 {snapshot}。",
+        "technical": f"原始文件 {report['file']}（SHA-256 {report['sha256'][:12]}）",
+    }
 
 
 def brief_content(region: str, *, db=None, base: Path | None = None) -> BriefContent:
@@ -271,6 +286,7 @@ def brief_content(region: str, *, db=None, base: Path | None = None) -> BriefCon
     check_known("region", [region], reports.get_column("region").to_list())
     report = reports.filter(pl.col("region") == region).row(0, named=True)
     snapshot = analysis.snapshot(db=db)
+    issued = analysis.built_on(db=db)
     known_codes = set(analysis.indicators(db=db).get_column("code").to_list())
     prof = analysis.profile(region, db=db)
     codes = _pick_headlines(prof)
@@ -282,8 +298,10 @@ def brief_content(region: str, *, db=None, base: Path | None = None) -> BriefCon
     chart_list, chart_obs = _charts(region, codes, pool, own_all_years) if codes else ([], set())
     obs_ids = _obs_ids(table_frame) | chart_obs
     period = f"{report['data_period_start']} 至 {report['data_period_end']}"
+    title = f"{report['subject_zh']}职业教育质量政策简报"
     data = {
-        "title": f"{report['subject_zh']}职业教育质量政策简报",
+        "title": title, "author": "vqr-analysis", "issued": issued, "subject_line": _subject_line(report),
+        "report_title": report["title_zh"],
         "subtitle": f"依据 {report['edition_year']} 年度{report['level_zh']}质量年度报告",
         "region_zh": report["region_zh"], "region_en": report["region_en"],
         "subject_zh": report["subject_zh"], "subject_en": report["subject_en"],
@@ -295,7 +313,8 @@ def brief_content(region: str, *, db=None, base: Path | None = None) -> BriefCon
         "table": _table(table_frame, reports, region, codes) if codes else None,
         "challenges": _challenges(report, base),
         "quality": _quality(flags, reports, region, obs_ids),
-        "sources": _sources(report, reports.filter(pl.col("region") != region).iter_rows(named=True), snapshot),
+        "sources": _sources(report, reports.filter(pl.col("region") != region).iter_rows(named=True), snapshot,
+                            issued, title),
         "chart_rows": [],
     }
     return BriefContent(region, data, chart_list, obs_ids)
@@ -393,20 +412,64 @@ def render_brief(content: BriefContent, out_path: Path, font: CjkFont, *, compil
     if lacking:
         raise VqrError(f"font {font.family} ({font.path}) lacks Chinese characters used in the {content.region} "
                        f"brief: {''.join(lacking[:20])}; set VQR_FONT_PATH to a fuller CJK font")
-    inputs["data"] = json.dumps(data, ensure_ascii=False)
     compiler = compiler or _compiler(font)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.building-{os.getpid()}")
     try:
-        _, warnings = compiler.compile_with_warnings(output=str(tmp), sys_inputs=inputs)
-        font_warnings = [w.message for w in warnings if "font" in w.message]
-        if font_warnings:
-            raise VqrError(f"Typst could not use the font for the {content.region} brief: {font_warnings[0]}")
+        _render_fitted(compiler, tmp, data, inputs, content.region)
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
     return out_path
+
+
+# A last page filled less than this (share of the text area) reads as a leftover; charts shrink, at most to the
+# smallest scale, until the brief loses that page. Text never shrinks: only charts have room to give.
+_LEFTOVER_FILL = 0.3
+_CHART_SCALES = (1.0, 0.85, 0.72)
+
+
+def _render_fitted(compiler, target: Path, data: dict, inputs: dict[str, str], region: str) -> None:
+    """Typeset to ``target``; when the last page would be a near-empty leftover, retry with smaller charts and
+    keep the first layout that needs fewer pages."""
+    pages = None
+    for scale in _CHART_SCALES:
+        if scale < 1.0 and not data["chart_rows"]:
+            break
+        attempt = target.with_name(f"{target.name}.{scale}")
+        try:
+            _compile(compiler, attempt, {**inputs, "data": json.dumps({**data, "chart_scale": scale},
+                                                                      ensure_ascii=False)}, region)
+            n, fill = _last_page_fill(attempt)
+            if pages is None or n < pages:
+                os.replace(attempt, target)
+                if pages is not None or fill >= _LEFTOVER_FILL or n <= 2:
+                    return
+                pages = n
+        finally:
+            attempt.unlink(missing_ok=True)
+
+
+def _compile(compiler, output: Path, inputs: dict[str, str], region: str) -> None:
+    _, warnings = compiler.compile_with_warnings(output=str(output), sys_inputs=inputs)
+    font_warnings = [w.message for w in warnings if "font" in w.message]
+    if font_warnings:
+        raise VqrError(f"Typst could not use the font for the {region} brief: {font_warnings[0]}")
+
+
+def _last_page_fill(pdf: Path) -> tuple[int, float]:
+    """(pages, share of the last page's text area that its text reaches down to), footer excluded."""
+    import pdfplumber
+
+    with pdfplumber.open(pdf) as doc:
+        page = doc.pages[-1]
+        body_bottom = page.height - _FOOTER_PT
+        tops = [c["bottom"] for c in page.chars if c["bottom"] < body_bottom]
+        return len(doc.pages), (max(tops) / body_bottom if tops else 0.0)
+
+
+_FOOTER_PT = 52  # the template's bottom margin (1.8 cm), where the footer line sits
 
 
 def build_briefs(db_path: str | Path | None = None, out_dir: str | Path | None = None,

@@ -41,6 +41,7 @@ REGION_NOTEBOOK = "region_profile.ipynb"
 COMPARISON_NOTEBOOK = "regional_comparison.ipynb"
 # The kernelspec ipykernel installs into the venv; jupyter_client starts it with the running interpreter.
 KERNEL_NAME = "python3"
+KERNEL_START_TIMEOUT = 300  # seconds a kernel may take to start before the run fails
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,9 @@ def _execute(job: tuple[NotebookUnit, Path, Path, Path, dict]) -> NotebookRun:
             papermill.execute_notebook(
                 str(src / unit.source), str(partial), parameters=parameters, kernel_name=KERNEL_NAME,
                 cwd=str(src), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                # A kernel starts in ~2 s, but on a loaded 2-core machine (parallel notebooks beside other
+                # jobs) nbclient's 60 s default was seen to expire; a slow start is not a failure.
+                start_timeout=KERNEL_START_TIMEOUT,
             )
         errors = _finalise(partial)
         if errors:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
 
@@ -45,6 +45,13 @@ class Report:
     data_period_end: str
     data_year: int
     publisher: str
+    # Optional: the report's title as printed on its cover; briefs cite it. Absent → derived (see `title`).
+    title_zh: str = ""
+
+    @property
+    def title(self) -> str:
+        """The report's title for citations: as registered, else subject + level + edition."""
+        return self.title_zh or f"{self.subject_zh}{self.level_zh}质量年度报告（{self.edition_year}年度）"
 
     @property
     def level_zh(self) -> str:
@@ -61,10 +68,12 @@ class Report:
         """The report's row of the ``reports`` table (keyed ``report_id``, as every table cites it)."""
         row = {"report_id": self.id, **{k: v for k, v in asdict(self).items() if k != "id"}}
         row["level_zh"], row["level_en"] = self.level_zh, self.level_en
+        row["title_zh"] = self.title
         return row
 
 
-_REQUIRED = [f.name for f in fields(Report)]
+_REQUIRED = [f.name for f in fields(Report) if f.default is MISSING]
+_OPTIONAL = [f.name for f in fields(Report) if f.default is not MISSING]
 _TYPES = {f.name: int if f.type == "int" else str for f in fields(Report)}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 _DATE_FIELDS = ("data_period_start", "data_period_end")
@@ -109,10 +118,12 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
     missing = [k for k in _REQUIRED if k not in entry]
     if missing:
         raise VqrError(f"{where} lacks {', '.join(missing)}", path=path)
-    unknown = set(entry) - set(_REQUIRED)
+    unknown = set(entry) - set(_REQUIRED) - set(_OPTIONAL)
     if unknown:
         raise VqrError(f"{where} has unknown fields {', '.join(sorted(map(str, unknown)))}", path=path)
     for key, kind in _TYPES.items():
+        if key not in entry:
+            continue  # an optional field left out
         value = entry[key]
         # bool is an int subclass in Python; `data_year = true` is still wrong.
         if not isinstance(value, kind) or isinstance(value, bool):
@@ -122,7 +133,7 @@ def _check_entry(entry: object, index: int, base: Path, path: Path) -> Report:
             raise VqrError(f"{where}: {key} must be non-empty text on one line", path=path)
         if kind is str and len(value) > MAX_FIELD_CHARS:
             raise VqrError(f"{where}: {key} is {len(value)} characters long; at most {MAX_FIELD_CHARS}", path=path)
-    report = Report(**{k: entry[k] for k in _REQUIRED})
+    report = Report(**{k: entry[k] for k in (*_REQUIRED, *_OPTIONAL) if k in entry})
     if not _ID.match(report.id):
         raise VqrError(f"{where}: id {report.id!r:.60} must be letters, digits, _ or - (at most 40)", path=path)
     if not _SLUG.match(report.region):
