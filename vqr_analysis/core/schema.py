@@ -11,7 +11,7 @@ Only names from this module reach DDL text; every doc string is quoted with :fun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "Column", "Table", "sql_string", "STATUSES", "METHODS", "QUALIFIERS", "SEVERITIES",
@@ -199,42 +199,31 @@ REPORT_LINES = Table("report_lines", "Every non-blank line of every report's tex
     _text("text", "The line exactly as read (decoded text; for PDF/DOCX the extracted text line)."),
 ))
 
+def _borrowed(table: Table, *names: str) -> tuple[Column, ...]:
+    """Columns of another table, defined there once (keys dropped: here they repeat from row to row)."""
+    return tuple(replace(table.column(n), primary_key=False, unique=False) for n in names)
+
+
 PREFERRED_VALUES = Table(
     "preferred_values",
     "One preferred value per report, entity, indicator and year (the view indicator_values, materialised at build "
     "time with the region and the labels a reader needs); stored in indicator_code, report_id order so a lookup "
     "by code or by region reads a few blocks. Every statement stays in observations.", (
-        _text("report_id", "Registry id of the source report."),
-        _text("region", "Region slug of the report."),
-        _text("region_zh", "Region name, in Chinese."),
-        _text("region_en", "Region name, in English."),
-        _text("subject_zh", "The report's subject (a region or a college), in Chinese."),
-        _text("subject_en", "The report's subject, in English."),
-        _text("level", "Education level of the report: higher | secondary."),
-        Column("data_year", "INTEGER", "Int64", "The report's data year."),
-        _text("entity", "NULL = the report's own subject; otherwise e.g. a school's name as printed."),
-        _text("indicator_code", "Codebook code."),
-        _text("label_zh", "The indicator's Chinese label (codebook)."),
-        _text("label_en", "The indicator's English name (codebook)."),
-        _text("table", "Annex table key of the indicator (codebook)."),
-        _text("parent_code", "Parent indicator for '其中' child rows (codebook)."),
-        Column("year", "INTEGER", "Int32", "Year the value describes."),
+        *_borrowed(OBSERVATIONS, "report_id"),
+        *_borrowed(REPORTS, "region", "region_zh", "region_en", "subject_zh", "subject_en", "level", "data_year"),
+        *_borrowed(OBSERVATIONS, "entity", "indicator_code"),
+        _text("label_zh", "The indicator's Chinese label (codebook name_zh)."),
+        _text("label_en", "The indicator's English name (codebook name_en)."),
+        *_borrowed(INDICATORS, "table", "parent_code"),
+        *_borrowed(OBSERVATIONS, "year"),
         Column("latest", "BOOLEAN", "Boolean", "True when year is the most recent year the report states for this "
                                               "entity and indicator (what compare(year='latest') shows)."),
-        Column("value", "DOUBLE", "Float64", "The preferred value in the codebook unit; NULL when missing."),
-        _text("unit", "Codebook unit of value."),
-        _text("status", "reported | missing | suspect.", allowed=STATUSES),
-        _text("qualifier", "exact | approximate | lower_bound | upper_bound.", allowed=QUALIFIERS),
-        _text("method", "table | prose | correction.", allowed=METHODS),
+        *_borrowed(OBSERVATIONS, "value", "unit", "status", "qualifier", "method"),
         _text("pick_reason", "Why this statement was preferred over the others of its key."),
         Column("n_statements", "BIGINT", "Int64", "How many statements the report makes for this key."),
-        _text("raw", "The value exactly as printed."),
-        _text("raw_unit", "The unit as printed next to the value, if any."),
-        Column("line", "INTEGER", "Int32", "1-based line of raw in the source text."),
-        _text("quote", "Verbatim context from the cited line."),
-        _text("locator", "Page or paragraph for PDF/DOCX sources (NULL for text)."),
-        _text("source_file", "File name of the report under data/."),
-        Column("obs_id", "BIGINT", "Int64", "The observation preferred (observations.obs_id)."),
+        *_borrowed(OBSERVATIONS, "raw", "raw_unit", "line", "quote", "locator"),
+        _text("source_file", "File name of the report under data/ (reports.file)."),
+        *_borrowed(OBSERVATIONS, "obs_id"),
         _text("flags", "The quality-flag messages about that observation, '; '-separated (NULL when none)."),
     ))
 
