@@ -471,7 +471,7 @@ def reading_fragment(data: SiteData, report: dict) -> PageFragment:
         dict.fromkeys(_CLASS_TEXT, 0)
     total = sum(counts.values())
     reasons = (ledger.filter(pl.col("class") == "context").group_by("reason").agg(pl.len().alias("n"))
-               .sort("n", descending=True).iter_rows() if ledger.height else [])
+               .sort(["n", "reason"], descending=[True, False]).iter_rows() if ledger.height else [])  # ties by name
     prov = [{**o, "href": f"../sources/{region}.html#obs-{o['obs_id']}"} for o in obs.to_dicts()]
     html = _render("site_reading.html.j2", report=report, lines=lines, counts=counts, total=total,
                    share=counts["unread"] / total if total else 0.0, class_text=_CLASS_TEXT,
