@@ -309,7 +309,8 @@ def _compare(data: SiteData) -> PageFragment:
     frame = data.compare
     if frame.height:
         shared = frame.filter(pl.col("value").is_not_null()).group_by("indicator_code").agg(pl.len().alias("n"))
-        frame = frame.join(shared.filter(pl.col("n") >= 2).select("indicator_code"), on="indicator_code")
+        frame = frame.join(shared.filter(pl.col("n") >= 2).select("indicator_code"), on="indicator_code",
+                           maintain_order="left")
     rows = _matrix(frame, data)
     shown = frame.select("indicator_code", "label", "label_en", "unit", "region", "region_zh", "level", "year",
                          "value", "status", "raw", "line", "quote", "source_file", "comparability") \
@@ -470,8 +471,9 @@ def reading_fragment(data: SiteData, report: dict) -> PageFragment:
     counts = {c: ledger.filter(pl.col("class") == c).height for c in _CLASS_TEXT} if ledger.height else \
         dict.fromkeys(_CLASS_TEXT, 0)
     total = sum(counts.values())
+    # Ties broken by name: group_by's order varies from run to run, and a rebuild must be byte-identical.
     reasons = (ledger.filter(pl.col("class") == "context").group_by("reason").agg(pl.len().alias("n"))
-               .sort(["n", "reason"], descending=[True, False]).iter_rows() if ledger.height else [])  # ties by name
+               .sort(["n", "reason"], descending=[True, False]).iter_rows() if ledger.height else [])
     prov = [{**o, "href": f"../sources/{region}.html#obs-{o['obs_id']}"} for o in obs.to_dicts()]
     html = _render("site_reading.html.j2", report=report, lines=lines, counts=counts, total=total,
                    share=counts["unread"] / total if total else 0.0, class_text=_CLASS_TEXT,
