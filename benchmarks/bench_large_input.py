@@ -6,7 +6,7 @@ build's own timings in the `runs` table) and peak memory.
                                                                 # peak memory is the maximum over children)
 
 The report is 000 (xinjiang) with its body repeated until the file reaches the size and its annex tables
-once at the end (tests/fixtures/hostile/make_inputs.py: inflate); it is registered in a temporary copy of
+once at the end (tests/support/hostile_inputs.py: inflate); it is registered in a temporary copy of
 data/, so the checkout is untouched. Prints each progress step with the seconds until the next one, the
 phases read / extract / load / validate as the build timed them, the rest of the run (interpreter start-up,
 summary queries, checkpoint) and the peak resident memory of the `vqr db` process.
@@ -48,9 +48,9 @@ from pathlib import Path
 import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "hostile"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from make_inputs import copy_data, inflate, register, report_entry  # noqa: E402
+from support.hostile_inputs import copy_data, inflate, register, report_entry  # noqa: E402
 
 REPORT = "000"
 
@@ -81,7 +81,7 @@ def report(title: str, steps: list[tuple[float, str]], seconds: float, peak_mb: 
     print("  steps (seconds until the next progress line; the last runs to the end of the process):")
     for (at, text), (until, _) in zip(steps, [*steps[1:], (seconds, "")]):
         print(f"  {until - at:7.2f}s  {text}")
-    phases = ["read", "extract", "load", "validate"]
+    phases = [p for p in ("read", "extract", "load", "ledger", "validate", "preferred") if p in timings]
     rest = seconds - sum(timings.get(p, 0.0) for p in phases)
     print("  phases: " + "  ".join(f"{p} {timings.get(p, 0.0):.2f}s" for p in phases)
           + f"  other (start-up, summary, write) {rest:.2f}s")

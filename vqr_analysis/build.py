@@ -172,7 +172,7 @@ def data_digests(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
                                         (SELECT string_agg(f.rule || ':' || f.message, ';' ORDER BY f.rule, f.message)
                                          FROM quality_flags f WHERE f.obs_id = v.obs_id)),
                               '\n' ORDER BY v.entity NULLS FIRST, v.indicator_code, v.year)) AS digest
-        FROM reports r LEFT JOIN indicator_values v ON v.report_id = r.id
+        FROM reports r LEFT JOIN indicator_values v ON v.report_id = r.report_id
         GROUP BY r.region
         """
     ).fetchall()
@@ -180,9 +180,9 @@ def data_digests(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     peers_rows = con.sql(
         """
         WITH mine AS (SELECT DISTINCT r.region, v.indicator_code FROM indicator_values v
-                      JOIN reports r ON r.id = v.report_id),
+                      JOIN reports r ON r.report_id = v.report_id),
              vals AS (SELECT r.region, r.level, v.entity, v.indicator_code, v.year, v.value, v.status
-                      FROM indicator_values v JOIN reports r ON r.id = v.report_id)
+                      FROM indicator_values v JOIN reports r ON r.report_id = v.report_id)
         SELECT m.region,
                md5(coalesce(string_agg(concat_ws('|', x.region, x.level, x.entity, x.indicator_code, x.year,
                                                  x.value, x.status), '\n'
@@ -200,9 +200,9 @@ def data_digests(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
         """SELECT r.region,
                   md5(coalesce((SELECT string_agg(concat_ws('|', l.line, l.position, l.raw, l."class", l.reason),
                                                   '\n' ORDER BY l.line, l.position)
-                                FROM number_ledger l WHERE l.report_id = r.id), '')
+                                FROM number_ledger l WHERE l.report_id = r.report_id), '')
                       || coalesce((SELECT string_agg(t.line || '|' || t.text, '\n' ORDER BY t.line)
-                                   FROM report_lines t WHERE t.report_id = r.id), ''))
+                                   FROM report_lines t WHERE t.report_id = r.report_id), ''))
            FROM reports r"""
     ).fetchall()
     report_digest = dict(report_rows)
@@ -305,7 +305,7 @@ class BuildContext:
     def regions(self) -> list[str]:
         con = duckdb.connect(str(self.database()), read_only=True)
         try:
-            return [r[0] for r in con.execute("SELECT region FROM reports ORDER BY id").fetchall()]
+            return [r[0] for r in con.execute("SELECT region FROM reports ORDER BY report_id").fetchall()]
         finally:
             con.close()
 

@@ -137,40 +137,40 @@ def indicators(
 
 @app.command()
 def export(
-    format: str = typer.Option("csv", "--format", "-f", help="csv or parquet."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (default data/observations.<format>)."),
+    format: Optional[str] = typer.Option(None, "--format", "-f",
+                                         help="csv, json or parquet (default: from -o's suffix, else csv)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="Output file (default build/exports/<table>.<format>)."),
+    table: str = typer.Option("observations", "--table",
+                              help="observations (every statement) or preferred_values (one value per key)."),
     db: Optional[Path] = DbOption,
 ) -> None:
-    """Write all observations (with their provenance) to CSV or Parquet."""
+    """Write every observation (or preferred value) with region, labels and provenance: CSV with a BOM for
+    spreadsheets, JSON, or Parquet carrying the codebook as metadata."""
     import duckdb
 
-    from vqr_analysis.analysis.spreadsheet import neutralise_formulas
-    from vqr_analysis.store.database import connect_readonly
-    from vqr_analysis.core.paths import data_dir
+    from vqr_analysis.analysis.exports import EXPORT_TABLES, export_frame, parquet_metadata, write_frame
+    from vqr_analysis.core.paths import build_dir
     from vqr_analysis.sources.registry import check_output_path
+    from vqr_analysis.store.database import connect_readonly
 
-    if format not in ("csv", "parquet"):
-        raise VqrError(f"unknown format {format!r}; use csv or parquet")
-    out = check_output_path(output or data_dir() / f"observations.{format}", suffixes=(f".{format}",),
+    format = _output_format(format, output, default="csv")
+    if table not in EXPORT_TABLES:
+        raise VqrError(f"unknown table {table!r}; use one of {', '.join(EXPORT_TABLES)}")
+    out = check_output_path(output or build_dir() / "exports" / f"{table}.{format}", suffixes=(f".{format}",),
                             what="export")
     con = connect_readonly(_db(db))
     try:
-        frame = con.sql("SELECT * FROM observations ORDER BY obs_id").pl()
+        frame = export_frame(con, table)
+        metadata = parquet_metadata(con, frame) if format == "parquet" else None
     except duckdb.Error as exc:  # a damaged block surfaces only when read
-        raise VqrError(f"cannot read observations: {str(exc).splitlines()[0]}; rebuild it with `vqr db`",
+        raise VqrError(f"cannot read {table}: {str(exc).splitlines()[0]}; rebuild it with `vqr db`",
                        path=_db(db)) from None
     finally:
         con.close()
-    try:
-        with _lock_if_inside_project(out, "export"):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            if format == "csv":
-                neutralise_formulas(frame).write_csv(out)
-            else:
-                frame.write_parquet(out)
-    except OSError as exc:
-        raise VqrError(f"cannot write the export: {exc.strerror or str(exc).splitlines()[0]}", path=out) from None
-    console.print(f"wrote {frame.height} observations to {out}")
+    with _lock_if_inside_project(out, "export"):
+        write_frame(frame, format, out, metadata=metadata, what="export")
+    console.print(f"wrote {frame.height} rows of {table} to {out}", highlight=False)
 
 
 def _lock_if_inside_project(path: Path, command: str):
@@ -185,15 +185,15 @@ def _lock_if_inside_project(path: Path, command: str):
     return _project_lock(command) if inside else nullcontext()
 
 
-def _csv_safe(frame, columns: tuple[str, ...]):
-    """Text cells a spreadsheet would run as a formula ('=…', '+…', '-…', '@…') get a leading apostrophe:
-    report text is hostile input like any other."""
-    import polars as pl
+def _output_format(format: Optional[str], output: Optional[Path], *, default: str) -> str:
+    """The format asked for, else the one -o's suffix names, else ``default`` ('table' only for queries)."""
+    from vqr_analysis.analysis.exports import FORMATS, format_of
 
-    return frame.with_columns(
-        pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c in columns
-    )
+    allowed = ("table", *FORMATS) if default == "table" else FORMATS
+    chosen = format or (format_of(output) if output else None) or default
+    if chosen not in allowed:
+        raise VqrError(f"unknown format {chosen!r}; use {', '.join(allowed)}")
+    return chosen
 
 
 @app.command()
@@ -212,7 +212,7 @@ def coverage(
         raise VqrError(f"unknown format {format!r}; use table or csv")
     con = connect_readonly(_db(db))
     try:
-        known = [r[0] for r in con.execute("SELECT id FROM reports ORDER BY id").fetchall()]
+        known = [r[0] for r in con.execute("SELECT report_id FROM reports ORDER BY report_id").fetchall()]
         if report is not None and report not in known:
             raise VqrError(f"unknown report {report!r}; known reports: {', '.join(known)}")
         counts = coverage_counts(con, report)
@@ -230,7 +230,9 @@ def coverage(
     finally:
         con.close()
     if format == "csv":
-        frame = _csv_safe(rows.drop("obs_ids", "reason"), ("raw", "context")) if unread else counts
+        from vqr_analysis.analysis.spreadsheet import neutralise_formulas
+
+        frame = neutralise_formulas(rows.drop("obs_ids", "reason")) if unread else counts
         sys.stdout.write(frame.write_csv())
         return
     _print_frame(counts, title="printed numbers by class (unread share = unread ÷ numbers)")
@@ -243,21 +245,58 @@ def coverage(
         _print_frame(shown, title=f"{rows.height} unread numbers", max_rows=100_000)
 
 
-@app.command()
-def query(sql: str = typer.Argument(..., help="A read-only SQL query."), db: Optional[Path] = DbOption) -> None:
-    """Run SQL against the database (read-only) and print the result as a table."""
-    import duckdb
+# Rows `vqr query` prints as a table unless --limit says otherwise: a terminal is not a file viewer.
+QUERY_TABLE_ROWS = 50
 
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="A read-only SQL query."),
+    format: Optional[str] = typer.Option(None, "--format", "-f",
+                                         help="table, csv, json or parquet (default: from -o's suffix, else table)."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=0,
+                                        help=f"At most this many rows (0 = all; default {QUERY_TABLE_ROWS} for a "
+                                             "table printed on screen, all otherwise)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result to this file."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Run SQL against the database (read-only, no file or network access) and print or save the result."""
+    import duckdb
+    import polars as pl
+
+    from vqr_analysis.analysis.exports import write_frame
+    from vqr_analysis.sources.registry import check_output_path
     from vqr_analysis.store.database import connect_readonly
 
+    format = _output_format(format, output, default="table")
+    if format == "table" and output is not None:
+        raise VqrError("a table is printed on screen; write a file with --format csv, json or parquet")
+    if output is not None:
+        output = check_output_path(output, suffixes=(f".{format}",), what="query output")
+    if limit is None:
+        limit = QUERY_TABLE_ROWS if format == "table" else 0
     con = connect_readonly(_db(db))
     try:
-        frame = con.sql(sql).pl()
+        result = con.sql(sql)
+        # One row past the limit says whether rows were left out, without reading them all.
+        frame = pl.DataFrame() if result is None else (result.limit(limit + 1) if limit else result).pl()
     except duckdb.Error as exc:
         raise VqrError(f"query failed: {str(exc).splitlines()[0]}", path=_db(db)) from None
     finally:
         con.close()
-    _print_frame(frame)
+    more = bool(limit) and frame.height > limit
+    frame = frame.head(limit) if limit else frame
+    if format == "table":
+        _print_frame(frame, max_rows=max(frame.height, 1))
+        if more:
+            err_console.print(f"… more rows not shown (first {limit}); --limit 0 shows all, "
+                              "--format csv -o FILE saves them", highlight=False)
+        return
+    write_frame(frame, format, output, what="query output")
+    if more:
+        err_console.print(f"… stopped at --limit {limit} rows", highlight=False)
+    if output is not None:
+        err_console.print(f"wrote {frame.height} rows to {output}", highlight=False)
 
 
 @app.command()

@@ -217,7 +217,7 @@ def test_challenges_quoted_with_lines(brief_dir, regions, documents):
 
     for r in regions:
         text = _text(brief_dir / f"{r['region']}.pdf")
-        section = challenges_section(documents[r["id"]])
+        section = challenges_section(documents[r["report_id"]])
         assert section is not None, r["region"]
         assert _squash(f"《{r['title_zh']}》原文第 {section.first_line}–{section.last_line} 行") in text
         for paragraph in section.paragraphs:
@@ -246,7 +246,7 @@ def test_report_markup_prints_literally(brief_dir, regions, documents):
     from vqr_analysis.extract.sections import challenges_section
 
     for r in regions:
-        section = challenges_section(documents[r["id"]])
+        section = challenges_section(documents[r["report_id"]])
         marked = [p.text for p in section.paragraphs if "**" in p.text]
         for paragraph in marked:
             assert _squash(paragraph) in _text(brief_dir / f"{r['region']}.pdf")

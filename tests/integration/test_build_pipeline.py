@@ -150,6 +150,6 @@ def test_failure_in_a_late_phase_leaves_database_and_site_identical(project):
     assert run_build(project.opts()).published
     con = duckdb.connect(str(project.db), read_only=True)
     try:
-        assert con.execute("SELECT sha256 FROM reports WHERE id = '001'").fetchall() == [(new_sha,)]
+        assert con.execute("SELECT sha256 FROM reports WHERE report_id = '001'").fetchall() == [(new_sha,)]
     finally:
         con.close()

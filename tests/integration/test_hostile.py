@@ -266,7 +266,12 @@ def test_no_sql_is_built_from_values():
         ("core/schema.py", "CREATE TABLE "),  # table and column names from the Table definitions
         ("core/schema.py", "COMMENT ON "),  # docs quoted by sql_string
         ("store/database.py", "INSERT INTO observations SELECT "),  # column names from OBSERVATION_COLUMNS
-        ("analysis/api.py", "SELECT r.region, r.region_zh"),  # WHERE joins fixed clauses; their values are bound
+        # Column lists are module constants; `col IN (?, ?, …)` clauses (preferred._in) bind every value.
+        ("analysis/preferred.py", "SELECT "),
+        ("analysis/preferred.py", "SELECT * FROM preferred_values WHERE "),
+        ("analysis/preferred.py", "SELECT code, name_zh, name_en, unit FROM indicators WHERE "),
+        ("analysis/preferred.py", "SELECT count(*) FROM indicators WHERE "),
+        ("analysis/preferred.py", "SELECT region FROM reports WHERE "),
     ]
     sql_start = ("SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "COMMENT", "COPY",
                  "ATTACH", "PRAGMA", "SET ")

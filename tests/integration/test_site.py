@@ -403,7 +403,7 @@ def test_reading_view_is_linked_from_the_sources_and_region_pages(site, registry
 
 def test_suspect_values_are_marked_in_the_reading_view(site, db_con):
     obs_id, region = db_con.execute(
-        """SELECT o.obs_id, r.region FROM observations o JOIN reports r ON r.id = o.report_id
+        """SELECT o.obs_id, r.region FROM observations o JOIN reports r ON r.report_id = o.report_id
            WHERE o.status = 'suspect' AND o.method <> 'correction' ORDER BY o.obs_id LIMIT 1""").fetchone()
     html = _pages(site.out_dir)[f"reading/{region}.html"]
     assert re.search(rf'class="[^"]*vqr-suspect[^"]*" data-obs="{obs_id}"', html), obs_id

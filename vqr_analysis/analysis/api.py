@@ -21,8 +21,9 @@ from typing import Iterable, Iterator, Sequence
 import duckdb
 import polars as pl
 
+from vqr_analysis.analysis.preferred import SqlSource, source
 from vqr_analysis.store.database import connect_readonly
-from vqr_analysis.core.errors import VqrError, check_known
+from vqr_analysis.core.errors import VqrError
 from vqr_analysis.core.vocab import (
     CORRECTED, COUNTS_NOT_RANKED, DIRECTIONS, NO_PEERS, SUBJECT_KINDS, SUSPECT, SUSPECT_NOT_RANKED, LEVELS_SHORT,
     check_lang, pick,
@@ -66,27 +67,29 @@ def _as_list(x: str | Iterable[str] | None) -> list[str] | None:
     return [x] if isinstance(x, str) else list(x)
 
 
-def _check_known(con, kind: str, wanted: list[str] | None, sql: str) -> None:
-    if not wanted:
-        return
-    check_known(kind, wanted, [r[0] for r in con.execute(sql).fetchall()])
+def _regions(src, wanted: list[str] | None) -> list[str] | None:
+    """Region slugs for regions named by slug or by a Chinese or English name (of the region or the report's
+    subject: 'tacheng', '塔城地区', 'Tacheng Prefecture'); an unknown name is a VqrError with the nearest ones."""
+    return src.regions([str(w) for w in wanted]) if wanted else wanted
 
 
 def reports(db=None) -> pl.DataFrame:
     """The registered reports: region slug, names, level, edition, data period, publisher, file, sha256."""
     with _con(db) as con:
-        return con.sql("SELECT * FROM reports ORDER BY id").pl()
+        return con.sql("SELECT * FROM reports ORDER BY report_id").pl()
 
 
 def region_info(region: str | None = None, *, db=None) -> dict:
     """One report's registry row as a dict (names, level, data period, file, sha256, publisher).
 
-    ``region=None`` takes the first registered report, so a notebook runs with its default parameters.
+    ``region=None`` takes the first registered report, so a notebook runs with its default parameters; a
+    region is named by its slug or its Chinese or English name.
     """
+    if region is not None:
+        with source(db) as src:
+            region = _regions(src, [region])[0]
     with _con(db) as con:
-        if region is not None:
-            _check_known(con, "region", [region], "SELECT region FROM reports ORDER BY id")
-        frame = con.sql("SELECT * FROM reports WHERE ? IS NULL OR region = ? ORDER BY id LIMIT 1",
+        frame = con.sql("SELECT * FROM reports WHERE ? IS NULL OR region = ? ORDER BY report_id LIMIT 1",
                         params=[region, region]).pl()
     if frame.is_empty():
         raise VqrError("the database has no reports; rebuild it with `vqr db`")
@@ -98,17 +101,16 @@ def coverage(db=None) -> pl.DataFrame:
     with _con(db) as con:
         return con.sql(
             """
-            SELECT r.region, r.id AS report_id, r.level, r.data_year,
+            SELECT r.region, r.report_id, r.level, r.data_year,
                    count(DISTINCT v.indicator_code) FILTER (WHERE v.value IS NOT NULL) AS indicators_reported,
                    count(*) FILTER (WHERE v.value IS NOT NULL) AS values_reported,
                    count(*) FILTER (WHERE v.obs_id IS NOT NULL AND v.value IS NULL) AS values_missing,
                    coalesce(string_agg(DISTINCT CAST(v.year AS VARCHAR), ', ' ORDER BY CAST(v.year AS VARCHAR)),
                             '') AS years
             FROM reports r
-            LEFT JOIN indicator_values v ON v.report_id = r.id AND v.entity IS NULL
-            GROUP BY ALL ORDER BY r.id
-            """
-        ).pl()
+            LEFT JOIN preferred_values v ON v.report_id = r.report_id AND v.entity IS NULL
+            GROUP BY ALL ORDER BY r.report_id
+            """).pl()
 
 
 def indicators(table: str | None = None, db=None) -> pl.DataFrame:
@@ -136,53 +138,31 @@ def built_on(db=None) -> str:
     return rows[0][0] if rows else ""
 
 
+def _values(src, regions: list[str] | None, codes: list[str] | None, year: int | None, *, latest: bool = False,
+            entities: bool = False, lang: str = "zh") -> pl.DataFrame:
+    """Preferred rows as a value frame (:data:`VALUE_COLUMNS`) with badges; names already checked."""
+    frame = src.rows(regions, codes, year, latest=latest, entities=entities)
+    en = lang == "en"
+    frame = frame.with_columns(pl.col("label_en" if en else "label_zh").alias("label"),
+                               pl.col("flags_en" if en else "flags_zh").alias("flags"))
+    return with_badges(frame, lang).select(VALUE_COLUMNS)
+
+
 def values(region: str | Sequence[str] | None = None, codes: str | Sequence[str] | None = None,
            year: int | None = None, *, entities: bool = False, lang: str = "zh", db=None) -> pl.DataFrame:
     """Preferred value per (region, entity, indicator, year), with unit, status, quote and line.
 
-    ``entities=False`` keeps only values about each report's own subject (entity NULL); True adds the
-    per-school rows. ``lang`` picks the ``label`` language (``label_en`` is always present).
+    ``region`` is a slug or a Chinese or English name (or a list of them). ``entities=False`` keeps only values
+    about each report's own subject (entity NULL); True adds the per-school rows. ``lang`` (zh or en) picks the
+    ``label`` language (``label_zh`` and ``label_en`` are always present).
     """
-    regions, code_list = _as_list(region), _as_list(codes)
-    with _con(db) as con:
-        _check_known(con, "region", regions, "SELECT region FROM reports ORDER BY id")
-        _check_known(con, "indicator code", code_list, "SELECT code FROM indicators ORDER BY code")
-        where, params = ["TRUE"], []
-        if regions:
-            where.append("r.region IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(regions)
+    check_lang(lang)
+    code_list = _as_list(codes)
+    with source(db) as src:
+        regions = _regions(src, _as_list(region))
         if code_list:
-            where.append("v.indicator_code IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(code_list)
-        if year is not None:
-            where.append("v.year = ?")
-            params.append(int(year))
-        if not entities:
-            where.append("v.entity IS NULL")
-        frame = con.sql(
-            f"""
-            SELECT r.region, r.region_zh, r.region_en, v.report_id, r.level, r.data_year, v.entity,
-                   v.indicator_code,
-                   CASE WHEN ? = 'en' THEN i.label_en ELSE i.label_zh END AS label, i.label_zh AS label_zh,
-                   i.label_en AS label_en,
-                   i."table", i.parent_code, v.year, v.value, v.unit, v.status, v.qualifier, v.method,
-                   v.pick_reason, v.n_statements, v.raw, v.raw_unit, v.quote, v.line, v.locator,
-                   r.file AS source_file, v.obs_id,
-                   (SELECT string_agg(CASE WHEN ? = 'en' THEN f.message_en ELSE f.message_zh END, ' '
-                                      ORDER BY f.rule, f.message_zh)
-                    FROM quality_flags f WHERE f.obs_id = v.obs_id) AS flags,
-                   o.flag AS correction_note, i.kind, i.direction, r.subject_kind
-            FROM indicator_values v
-            JOIN reports r ON r.id = v.report_id
-            JOIN indicators i ON i.code = v.indicator_code
-            LEFT JOIN observations o ON o.obs_id = v.obs_id
-            WHERE {' AND '.join(where)}
-            ORDER BY r.id, v.entity NULLS FIRST, v.indicator_code, v.year
-            """,
-            params=[lang, lang, *params],
-        ).pl()
-    frame = with_badges(frame, lang)
-    return frame.select(VALUE_COLUMNS)
+            src.check_codes(code_list)
+        return _values(src, regions, code_list, year, entities=entities, lang=lang)
 
 
 def with_badges(frame: pl.DataFrame, lang: str = "zh") -> pl.DataFrame:
@@ -200,6 +180,17 @@ def with_badges(frame: pl.DataFrame, lang: str = "zh") -> pl.DataFrame:
     )
 
 
+def _comparability(frame: pl.DataFrame) -> pl.DataFrame:
+    """The human ``comparability`` note from the ``mixed_levels`` / ``mixed_years`` booleans (NULL stays NULL)."""
+    return frame.with_columns(
+        pl.when(pl.col("mixed_levels").is_null()).then(pl.lit(None, pl.String))
+        .when(pl.col("mixed_levels") & pl.col("mixed_years")).then(pl.lit("mixed levels and years"))
+        .when(pl.col("mixed_levels")).then(pl.lit("mixed levels (higher vs secondary)"))
+        .when(pl.col("mixed_years")).then(pl.lit("mixed data years"))
+        .otherwise(pl.lit("comparable")).alias("comparability")
+    )
+
+
 def compare(codes: str | Sequence[str], regions: Sequence[str] | None = None, *, year: int | str = "latest",
             lang: str = "zh", db=None) -> pl.DataFrame:
     """Regions side by side for some indicators, one row per (indicator, region), comparability explicit.
@@ -207,38 +198,36 @@ def compare(codes: str | Sequence[str], regions: Sequence[str] | None = None, *,
     ``year='latest'`` takes each region's most recent year for the indicator (reports cover different years);
     an int takes that year only. Regions with no statement for an indicator appear with ``value`` NULL and
     ``status='absent'`` — shown as missing, never as zero. The frame carries ``level`` and ``year`` per row and,
-    per indicator, ``mixed_levels`` / ``mixed_years`` flags plus a human ``comparability`` note.
+    per indicator, ``mixed_levels`` / ``mixed_years`` flags plus a human ``comparability`` note. Regions are
+    slugs or Chinese or English names; an empty ``codes`` is refused.
     """
     code_list = _as_list(codes)
-    with _con(db) as con:
-        all_regions = con.sql(
-            "SELECT region, region_zh, region_en, id AS report_id, level, data_year, subject_kind FROM reports "
-            "ORDER BY id").pl()
-        vals = values(regions, code_list, None if year == "latest" else year, lang=lang, db=con)
-        labels = indicators(db=con).select(
-            pl.col("code").alias("indicator_code"),
-            (pl.col("label_en") if lang == "en" else pl.col("label_zh")).alias("label"),
+    if not code_list:
+        raise VqrError("compare() needs at least one indicator code, e.g. compare(['student_teacher_ratio']); "
+                       "vqr.indicators() lists them")
+    if year != "latest" and not isinstance(year, int):
+        raise VqrError(f"year must be 'latest' or a year such as 2023, not {year!r}")
+    check_lang(lang)
+    with source(db) as src:
+        region_list = _regions(src, _as_list(regions))
+        src.check_codes(code_list)
+        all_regions = src.reports(region_list)
+        vals = _values(src, region_list, code_list, None if year == "latest" else year, latest=year == "latest",
+                       lang=lang)
+        labels = src.labels(code_list).select(
+            pl.col("code").alias("indicator_code"), pl.col("label_en" if lang == "en" else "label_zh").alias("label"),
             "label_zh", "label_en", "unit", "kind", "direction")
-    if regions:
-        all_regions = all_regions.filter(pl.col("region").is_in(list(regions)))
-    if year == "latest" and vals.height:
-        vals = vals.filter(pl.col("year") == pl.col("year").max().over(["region", "indicator_code"]))
-    grid = labels.filter(pl.col("indicator_code").is_in(code_list)).join(all_regions, how="cross")
+    grid = labels.join(all_regions, how="cross")
     frame = grid.join(
         vals.drop("region_zh", "region_en", "report_id", "level", "data_year", "label", "label_zh", "label_en", "unit",
                   "kind", "direction", "subject_kind"),
         on=["region", "indicator_code"], how="left",
     ).with_columns(pl.col("status").fill_null("absent"))
     present = pl.col("value").is_not_null()
-    frame = frame.with_columns(
+    frame = _comparability(frame.with_columns(
         (pl.col("level").filter(present).n_unique().over("indicator_code") > 1).alias("mixed_levels"),
         (pl.col("year").filter(present).n_unique().over("indicator_code") > 1).alias("mixed_years"),
-    ).with_columns(
-        pl.when(pl.col("mixed_levels") & pl.col("mixed_years")).then(pl.lit("mixed levels and years"))
-        .when(pl.col("mixed_levels")).then(pl.lit("mixed levels (higher vs secondary)"))
-        .when(pl.col("mixed_years")).then(pl.lit("mixed data years"))
-        .otherwise(pl.lit("comparable")).alias("comparability")
-    )
+    ))
     order = {c: i for i, c in enumerate(code_list)}
     return frame.with_columns(pl.col("indicator_code").replace_strict(order, return_dtype=pl.Int32).alias("_o")) \
         .sort(["_o", "report_id"]).drop("_o")
@@ -266,6 +255,8 @@ def profile(region: str, *, lang: str = "zh", db=None) -> pl.DataFrame:
     * ``rank_note`` says in words (``lang``) what the rank compares, or why there is none.
     """
     check_lang(lang)
+    with source(db) as src:
+        region = _regions(src, [region])[0]
     with _con(db) as con:
         own = values(region, lang=lang, db=con)
         codes = own.get_column("indicator_code").unique(maintain_order=True).to_list()
@@ -415,7 +406,7 @@ def quality_flags(region: str | None = None, *, db=None) -> pl.DataFrame:
     """Quality flags with the flagged value's region, code, year, raw string, quote and line."""
     with _con(db) as con:
         if region:
-            _check_known(con, "region", [region], "SELECT region FROM reports ORDER BY id")
+            region = _regions(SqlSource(con), [region])[0]
         return con.sql(
             """
             SELECT r.region, o.report_id, o.entity, o.indicator_code, i.label_zh AS label, i.label_en AS label_en,
@@ -423,7 +414,7 @@ def quality_flags(region: str | None = None, *, db=None) -> pl.DataFrame:
                    f.rule, f.severity, f.message, f.obs_id, f.related_obs_id, f.message_zh, f.message_en
             FROM quality_flags f
             JOIN observations o ON o.obs_id = f.obs_id
-            JOIN reports r ON r.id = o.report_id
+            JOIN reports r ON r.report_id = o.report_id
             JOIN indicators i ON i.code = o.indicator_code
             WHERE (? IS NULL OR r.region = ?)
             ORDER BY o.report_id, o.line, f.rule
@@ -437,10 +428,9 @@ def shared_codes(min_regions: int = 2, *, db=None) -> list[str]:
     with _con(db) as con:
         rows = con.execute(
             """
-            SELECT v.indicator_code FROM indicator_values v JOIN indicators i ON i.code = v.indicator_code
-            WHERE v.entity IS NULL AND v.value IS NOT NULL
-            GROUP BY v.indicator_code, i."table" HAVING count(DISTINCT v.report_id) >= ?
-            ORDER BY i."table", v.indicator_code
+            SELECT indicator_code FROM preferred_values WHERE entity IS NULL AND value IS NOT NULL
+            GROUP BY indicator_code, "table" HAVING count(DISTINCT report_id) >= ?
+            ORDER BY "table", indicator_code
             """,
             [int(min_regions)],
         ).fetchall()
@@ -457,7 +447,10 @@ def compare_table(codes: str | Sequence[str] | None = None, regions: Sequence[st
     """
     with _con(db) as con:
         code_list = _as_list(codes) if codes is not None else shared_codes(min_regions, db=con)
-        frame = compare(code_list, regions, lang=lang, db=con)
+        if codes is not None and not code_list:
+            compare(code_list, db=con)  # refuses an explicitly empty list, with its message
+        # No shared indicator (a one-report database) is an empty table, not an error.
+        frame = compare(code_list, regions, lang=lang, db=con) if code_list else pl.DataFrame()
     name = "region_en" if lang == "en" else "region_zh"
     if frame.is_empty():
         return pl.DataFrame(schema={"indicator_code": pl.String, "label": pl.String, "unit": pl.String})
@@ -479,3 +472,4 @@ def compare_table(codes: str | Sequence[str] | None = None, regions: Sequence[st
     out = meta.join(wide, on="indicator_code", how="left", maintain_order="left") \
         .join(badges, on="indicator_code", how="left", maintain_order="left")
     return out.select("indicator_code", "label", "unit", *columns, "years", "comparability", "flags", "cell_badges")
+

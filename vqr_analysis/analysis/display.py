@@ -441,7 +441,7 @@ def display_table(frame: pl.DataFrame, columns: Sequence[str] | None = None, *, 
     ``max_rows`` cuts long frames (default: all rows). Headers follow ``lang``; the cells' own text is the
     frame's.
     """
-    _check_lang(lang)
+    check_lang(lang)
     if not isinstance(frame, pl.DataFrame):
         raise VqrError(f"display_table needs a polars DataFrame from the vqr API, not {type(frame).__name__}")
     shown = list(columns) if columns is not None else _default_columns(frame)
@@ -500,7 +500,7 @@ def region_summary(region: str | None = None, *, lang: str = "zh", db=None) -> T
     and the source file with its hash."""
     from vqr_analysis.analysis.api import coverage, quality_flags, region_info
 
-    _check_lang(lang)
+    check_lang(lang)
     info = region_info(region, db=db)
     cov = coverage(db=db).filter(pl.col("region") == info["region"]).row(0, named=True)
     n_flags = quality_flags(info["region"], db=db).height
@@ -525,7 +525,7 @@ def reports_summary(*, lang: str = "zh", db=None) -> Text:
     cross-region view shares."""
     from vqr_analysis.analysis.api import reports
 
-    _check_lang(lang)
+    check_lang(lang)
     reps = reports(db=db)
     by_level = reps.group_by("level", "level_zh", "level_en").len().sort("level")
     years = sorted(set(reps.get_column("data_year").to_list()))

@@ -21,18 +21,22 @@ class VqrError(Exception):
         super().__init__(f"{path}: {message}" if path is not None else message)
 
 
-def check_known(kind: str, wanted: Iterable[str], known: Sequence[str]) -> list[str]:
+def check_known(kind: str, wanted: Iterable[str], known: Sequence[str], *, also: Sequence[str] = ()) -> list[str]:
     """``wanted`` without repeats, or a VqrError naming each unknown one with the nearest known names.
 
     The one check behind every "unknown region / indicator code" message (API, notebooks, briefs, CLI).
+    ``also`` are other accepted spellings (a region's Chinese or English name): suggested when nearest, never
+    listed.
     """
     wanted = list(dict.fromkeys(wanted))
-    unknown = [w for w in wanted if w not in set(known)]
+    accepted = set(known) | set(also)
+    unknown = [w for w in wanted if w not in accepted]
     if not unknown:
         return wanted
+    candidates = list(dict.fromkeys(str(k) for k in (*known, *also)))
     hints = []
     for name in unknown:
-        near = difflib.get_close_matches(str(name), [str(k) for k in known], n=3, cutoff=0.5)
+        near = difflib.get_close_matches(str(name), candidates, n=3, cutoff=0.5)
         hints.append(f"{name!r} (did you mean {', '.join(near)}?)" if near else repr(name))
     shown = ", ".join(known) if len(known) <= 12 else ", ".join(known[:12]) + f", … ({len(known)} in all)"
     raise VqrError(f"unknown {kind} {', '.join(hints)}; known {kind}s: {shown}")

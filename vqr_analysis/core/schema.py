@@ -11,11 +11,12 @@ Only names from this module reach DDL text; every doc string is quoted with :fun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "Column", "Table", "sql_string", "STATUSES", "METHODS", "QUALIFIERS", "SEVERITIES",
-    "REPORTS", "INDICATORS", "OBSERVATIONS", "QUALITY_FLAGS", "UNMAPPED_ROWS", "RUNS", "NUMBER_LEDGER", "REPORT_LINES", "TABLES",
+    "REPORTS", "INDICATORS", "OBSERVATIONS", "QUALITY_FLAGS", "UNMAPPED_ROWS", "RUNS", "NUMBER_LEDGER", "REPORT_LINES", "PREFERRED_VALUES",
+    "TABLES",
     "LEDGER_CLASSES",
 ]
 
@@ -90,7 +91,7 @@ def _text(name: str, doc: str, **kw) -> Column:
 
 
 REPORTS = Table("reports", "One row per registered report (data/reports.toml).", (
-    _text("id", "Registry id of the report.", primary_key=True),
+    _text("report_id", "Registry id of the report (the key every other table cites as report_id).", primary_key=True),
     _text("file", "File name under data/reports/."),
     _text("sha256", "SHA-256 of the file as registered."),
     _text("original_name", "The file's name as published."),
@@ -215,4 +216,34 @@ REPORT_LINES = Table("report_lines", "Every non-blank line of every report's tex
     _text("text", "The line exactly as read (decoded text; for PDF/DOCX the extracted text line)."),
 ))
 
-TABLES = (REPORTS, INDICATORS, OBSERVATIONS, QUALITY_FLAGS, UNMAPPED_ROWS, RUNS, NUMBER_LEDGER, REPORT_LINES)
+def _borrowed(table: Table, *names: str) -> tuple[Column, ...]:
+    """Columns of another table, defined there once (keys dropped: here they repeat from row to row)."""
+    return tuple(replace(table.column(n), primary_key=False, unique=False) for n in names)
+
+
+PREFERRED_VALUES = Table(
+    "preferred_values",
+    "One preferred value per report, entity, indicator and year (the view indicator_values, materialised at build "
+    "time with the region and the labels a reader needs); stored in indicator_code, report_id order so a lookup "
+    "by code or by region reads a few blocks. Every statement stays in observations.", (
+        *_borrowed(OBSERVATIONS, "report_id"),
+        *_borrowed(REPORTS, "region", "region_zh", "region_en", "subject_zh", "subject_en", "level", "data_year",
+                   "subject_kind"),
+        *_borrowed(OBSERVATIONS, "entity", "indicator_code"),
+        *_borrowed(INDICATORS, "label_zh", "label_en", "table", "parent_code", "kind", "direction"),
+        *_borrowed(OBSERVATIONS, "year"),
+        Column("latest", "BOOLEAN", "Boolean", "True when year is the most recent year the report states for this "
+                                              "entity and indicator (what compare(year='latest') shows)."),
+        *_borrowed(OBSERVATIONS, "value", "unit", "status", "qualifier", "method"),
+        _text("pick_reason", "Why this statement was preferred over the others of its key."),
+        Column("n_statements", "BIGINT", "Int64", "How many statements the report makes for this key."),
+        *_borrowed(OBSERVATIONS, "raw", "raw_unit", "line", "quote", "locator"),
+        _text("source_file", "File name of the report under data/ (reports.file)."),
+        *_borrowed(OBSERVATIONS, "obs_id"),
+        _text("flags_zh", "The quality-flag messages about that observation, in Chinese (NULL when none)."),
+        _text("flags_en", "The same messages in English."),
+        _text("correction_note", "For a reviewed correction: its note (observations.flag)."),
+    ))
+
+TABLES = (REPORTS, INDICATORS, OBSERVATIONS, QUALITY_FLAGS, UNMAPPED_ROWS, RUNS, NUMBER_LEDGER, REPORT_LINES,
+          PREFERRED_VALUES)

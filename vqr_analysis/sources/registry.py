@@ -72,7 +72,8 @@ class Report:
         return (base or data_dir()) / self.file
 
     def as_row(self) -> dict:
-        row = asdict(self)
+        """The report's row of the ``reports`` table (keyed ``report_id``, as every table cites it)."""
+        row = {"report_id": self.id, **{k: v for k, v in asdict(self).items() if k != "id"}}
         row["level_zh"], row["level_en"] = self.level_zh, self.level_en
         row["title_zh"] = self.title
         kind = SUBJECT_KINDS.get(self.subject_kind, ("", ""))

@@ -40,7 +40,7 @@ from vqr_analysis.store.staging import Staging
 __all__ = [
     "build_database", "BuildSummary", "connect_readonly", "create_schema", "snapshot_id", "code_fingerprint", "record_run",
     "read_inputs", "Inputs", "coverage_counts", "ledger_numbers", "extract_documents", "extraction_key",
-    "write_database", "temp_db_path", "discard", "SANDBOX_CONFIG",
+    "write_database", "temp_db_path", "discard", "SANDBOX_CONFIG", "STORAGE_VERSION",
 ]
 
 def code_fingerprint(parts: tuple[str, ...] | None = None) -> str:
@@ -127,6 +127,32 @@ SELECT * EXCLUDE (rank_in_key, n_reported, n_values),
   END AS pick_reason
 FROM ranked WHERE rank_in_key = 1
 """
+
+
+# The view's rows with the names a reader needs, written once per build into `preferred_values` (the API's
+# source): sorted by code then report, so DuckDB's min/max zone maps skip the blocks a lookup does not need.
+FILL_PREFERRED_VALUES = """
+INSERT INTO preferred_values BY NAME
+SELECT v.report_id, r.region, r.region_zh, r.region_en, r.subject_zh, r.subject_en, r.level, r.data_year,
+       r.subject_kind, v.entity, v.indicator_code, i.label_zh, i.label_en, i."table", i.parent_code, i.kind,
+       i.direction,
+       v.year, v.year = max(v.year) OVER (PARTITION BY v.report_id, v.entity, v.indicator_code) AS latest,
+       v.value, v.unit, v.status, v.qualifier, v.method, v.pick_reason, v.n_statements, v.raw, v.raw_unit,
+       v.line, v.quote, v.locator, r.file AS source_file, v.obs_id, f.flags_zh, f.flags_en,
+       o.flag AS correction_note
+FROM indicator_values v
+JOIN reports r ON r.report_id = v.report_id
+JOIN indicators i ON i.code = v.indicator_code
+LEFT JOIN observations o ON o.obs_id = v.obs_id
+LEFT JOIN (SELECT obs_id, string_agg(message_zh, ' ' ORDER BY rule, message_zh) AS flags_zh,
+                  string_agg(message_en, ' ' ORDER BY rule, message_zh) AS flags_en
+           FROM quality_flags GROUP BY obs_id) f ON f.obs_id = v.obs_id
+ORDER BY v.indicator_code, v.report_id, v.entity NULLS FIRST, v.year
+"""
+
+# DuckDB 1.1 is the oldest release that reads a file written with this setting (the CLI, R and DBeaver of
+# many researchers are 1.x); a file keeps the version it was created with when later runs append to it.
+STORAGE_VERSION = "v1.1.0"
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -269,9 +295,11 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
     say = progress or (lambda _msg: None)
     say(f"loading {len(observations)} observations")
     t = time.perf_counter()
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
+        con.begin()  # one transaction for the schema: its ~200 DDL and COMMENT statements, not one commit each
         create_schema(con)
+        con.commit()
         reports_df = pl.DataFrame([r.as_row() for r in inputs.reports])
         con.execute("INSERT INTO reports BY NAME SELECT * FROM reports_df")
         codebook_df = pl.DataFrame(
@@ -288,29 +316,34 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
         say("accounting for every printed number")
         t = time.perf_counter()
         rules = load_ledger_rules(inputs.base / "ledger_rules.toml")
-        ledger_df = ledger_frame([row for doc in inputs.documents for row in build_ledger(doc, observations, rules)])
+        by_report: dict[str, list[Observation]] = {}
+        for obs in observations:  # grouped once: each report's ledger sees its own rows (linear in reports)
+            by_report.setdefault(obs.report_id, []).append(obs)
+        ledger_df = ledger_frame([row for doc in inputs.documents
+                                  for row in build_ledger(doc, by_report.get(doc.report.id, []), rules)])
         con.execute("INSERT INTO number_ledger BY NAME SELECT * FROM ledger_df")
-        lines_df = pl.DataFrame(
-            {"report_id": [d.report.id for d in inputs.documents for line in d.lines if line.strip()],
-             "line": [n for d in inputs.documents for n, line in enumerate(d.lines, 1) if line.strip()],
-             "text": [line for d in inputs.documents for line in d.lines if line.strip()]},
-            schema=REPORT_LINES.polars_schema())
+        kept = [(d.report.id, n, line) for d in inputs.documents for n, line in enumerate(d.lines, 1)
+                if line and not line.isspace()]
+        lines_df = pl.DataFrame(kept, schema=REPORT_LINES.polars_schema(), orient="row")
         con.execute("INSERT INTO report_lines SELECT report_id, line, text FROM lines_df")
         timings["ledger"] = time.perf_counter() - t
         say("validating")
         t = time.perf_counter()
         run_checks(con, inputs.codebook)
         timings["validate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        con.execute(FILL_PREFERRED_VALUES)  # after the checks: they decide which statements are suspect
+        timings["preferred"] = time.perf_counter() - t
         record_run(con, kind="db", snapshot=snapshot, started=started,
                    params={"db": str(path), "inputs": inputs.hashes}, timings=timings)
         counts = con.sql(
-            """SELECT r.id AS report_id, r.region, o.method, o.status, count(o.obs_id) AS n
-               FROM reports r LEFT JOIN observations o ON o.report_id = r.id
+            """SELECT r.report_id, r.region, o.method, o.status, count(o.obs_id) AS n
+               FROM reports r LEFT JOIN observations o USING (report_id)
                GROUP BY ALL ORDER BY ALL"""
         ).pl()
         flags = con.sql(
             """SELECT o.report_id, r.region, f.rule, count(*) AS n
-               FROM quality_flags f JOIN observations o USING (obs_id) JOIN reports r ON r.id = o.report_id
+               FROM quality_flags f JOIN observations o USING (obs_id) JOIN reports r ON r.report_id = o.report_id
                GROUP BY ALL ORDER BY ALL"""
         ).pl()
         unmapped_out = con.sql("SELECT * FROM unmapped_rows ORDER BY report_id, line").pl()
@@ -324,16 +357,16 @@ def _write_database(path: Path, inputs: Inputs, observations: list[Observation],
 def coverage_counts(con: duckdb.DuckDBPyConnection, report_id: str | None = None) -> pl.DataFrame:
     """Per report: numbers printed, by ledger class, and the unread share (unread ÷ all numbers)."""
     return con.sql(
-        """SELECT r.id AS report_id, r.region,
+        """SELECT r.report_id, r.region,
                   count(l.raw) AS numbers,
                   count(l.raw) FILTER (WHERE l."class" = 'extracted') AS extracted,
                   count(l.raw) FILTER (WHERE l."class" = 'context') AS context,
                   count(l.raw) FILTER (WHERE l."class" = 'unread') AS unread,
                   round(count(l.raw) FILTER (WHERE l."class" = 'unread') / nullif(count(l.raw), 0), 3)
                     AS unread_share
-           FROM reports r LEFT JOIN number_ledger l ON l.report_id = r.id
-           WHERE $report IS NULL OR r.id = $report
-           GROUP BY ALL ORDER BY r.id""", params={"report": report_id}).pl()
+           FROM reports r LEFT JOIN number_ledger l ON l.report_id = r.report_id
+           WHERE $report IS NULL OR r.report_id = $report
+           GROUP BY ALL ORDER BY r.report_id""", params={"report": report_id}).pl()
 
 
 def ledger_numbers(con: duckdb.DuckDBPyConnection, report_id: str | None = None,
