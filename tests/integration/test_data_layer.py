@@ -31,7 +31,7 @@ def test_preferred_values_is_the_view_materialised_with_region_and_labels(db_con
     assert table == view and len(table) > 100
     joined = db_con.sql(
         """SELECT count(*) FILTER (WHERE p.region <> r.region OR p.region_zh <> r.region_zh
-                                      OR p.label_zh <> i.name_zh OR p.label_en <> i.name_en OR p.level <> r.level),
+                                      OR p.label_zh <> i.label_zh OR p.label_en <> i.label_en OR p.level <> r.level),
                   count(*) FILTER (WHERE p.region IS NULL OR p.label_zh IS NULL OR p.label_en IS NULL)
            FROM preferred_values p JOIN reports r USING (report_id) JOIN indicators i ON i.code = p.indicator_code"""
     ).fetchall()[0]
@@ -44,12 +44,13 @@ def test_preferred_values_are_stored_in_code_then_report_order(db_con):
 
 
 def test_preferred_values_flags_and_latest(db_con):
-    flagged = dict(db_con.sql(
-        """SELECT obs_id, string_agg(message, '; ' ORDER BY rule, message) FROM quality_flags GROUP BY obs_id"""
-    ).fetchall())
-    rows = db_con.execute("SELECT obs_id, flags FROM preferred_values").fetchall()
-    assert any(flags for _, flags in rows), "the real reports have flagged preferred values"
-    assert all(flags == flagged.get(obs_id) for obs_id, flags in rows)
+    for lang in ("zh", "en"):
+        flagged = dict(db_con.sql(
+            f"""SELECT obs_id, string_agg(message_{lang}, ' ' ORDER BY rule, message_zh) FROM quality_flags
+                GROUP BY obs_id""").fetchall())
+        rows = db_con.execute(f"SELECT obs_id, flags_{lang} FROM preferred_values").fetchall()
+        assert any(flags for _, flags in rows), "the real reports have flagged preferred values"
+        assert all(flags == flagged.get(obs_id) for obs_id, flags in rows)
     wrong_latest = db_con.sql(
         """SELECT count(*) FROM preferred_values p
            WHERE latest <> (year = (SELECT max(q.year) FROM preferred_values q WHERE q.report_id = p.report_id
