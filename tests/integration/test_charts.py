@@ -7,6 +7,8 @@ import json
 import polars as pl
 import pytest
 
+from vqr_analysis.core.numbers import unit_kind
+
 import vqr_analysis as vqr
 from vqr_analysis import charts
 from vqr_analysis.core.errors import VqrError
@@ -162,8 +164,11 @@ def test_two_year_change_compares_the_two_latest_years(built_db, all_values):
     rows = {r["indicator_code"]: r for r in _datasets(spec) if "change" in r}
     mine = all_values.filter(pl.col("region") == region)
     for code in pairs.filter(pl.col("region") == region).get_column("indicator_code").to_list()[:10]:
-        vals = mine.filter(pl.col("indicator_code") == code).sort("year").get_column("value").to_list()
-        if vals[0]:
+        pair = mine.filter(pl.col("indicator_code") == code).sort("year")
+        vals, unit = pair.get_column("value").to_list(), pair.item(0, "unit")
+        if unit_kind(unit) in ("share", "ratio"):  # shares and ratios change in points, not per cent
+            assert rows[code]["change"] == pytest.approx(vals[1] - vals[0])
+        elif vals[0]:
             assert rows[code]["change"] == pytest.approx((vals[1] - vals[0]) / abs(vals[0]) * 100)
 
 
