@@ -29,10 +29,9 @@ from vqr_analysis.core.errors import VqrError, check_known
 from vqr_analysis.core.paths import default_db_path
 from vqr_analysis.store.database import connect_readonly
 
-__all__ = ["source", "SqlSource", "FrameSource", "REPORT_COLUMNS", "PEER_COLUMNS"]
+__all__ = ["source", "SqlSource", "FrameSource", "REPORT_COLUMNS"]
 
 REPORT_COLUMNS = ["region", "region_zh", "region_en", "report_id", "level", "data_year", "subject_kind"]
-PEER_COLUMNS = ["indicator_code", "region", "value", "level", "year"]
 _NAME_COLUMNS = ("region", "region_zh", "region_en", "subject_zh", "subject_en")
 _ROW_ORDER = ["report_id", "entity", "indicator_code", "year"]  # entity NULL (the report's subject) first
 
@@ -126,11 +125,6 @@ class SqlSource:
         return _read(self.con, f"SELECT * FROM preferred_values WHERE {' AND '.join(where)} "
                                "ORDER BY report_id, entity NULLS FIRST, indicator_code, year", params)
 
-    def peers(self, codes: list[str]) -> pl.DataFrame:
-        clause, params = _in("indicator_code", codes)
-        return _read(self.con, f"SELECT {', '.join(PEER_COLUMNS)} FROM preferred_values "
-                               f"WHERE {clause} AND entity IS NULL AND latest AND value IS NOT NULL", params)
-
 
 @dataclass
 class FrameSource:
@@ -207,10 +201,6 @@ class FrameSource:
         if conditions:
             frame = frame.filter(*conditions)
         return frame.sort(_ROW_ORDER, nulls_last=False)
-
-    def peers(self, codes: list[str]) -> pl.DataFrame:
-        return self._subset("indicator_code", codes).filter(
-            pl.col("entity").is_null(), pl.col("latest"), pl.col("value").is_not_null()).select(PEER_COLUMNS)
 
 
 # Copies kept per database file, most recent last; a few, so that tests and notebooks juggling copies stay small.
